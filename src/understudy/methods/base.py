@@ -1,0 +1,68 @@
+"""The one interface every anonymizer implements, and its description for the registry.
+
+The batch runner, the CLI and the evaluation only talk to ``Method``; a new method is one
+module plus one ``MethodSpec`` line in ``understudy.methods.registry``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from understudy.errors import UsageError
+from understudy.scene import Result, Scene
+
+
+@runtime_checkable
+class Method(Protocol):
+    """Anonymize every region of ``scene.regions()``; return one ``RegionResult`` per region.
+
+    A method that cannot process a region reports ``Outcome.FAILED`` for it (or raises):
+    the fail-closed guard then fills the region solid. Pixels outside the regions must be
+    left as they are, apart from a blending margin the method documents.
+    """
+
+    name: str
+
+    def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result: ...
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What the registry knows about a method without importing its (maybe heavy) module."""
+
+    name: str
+    summary: str
+    factory: str  # "module:Class"; the class takes one options dataclass instance
+    targets: tuple[str, ...] = ("faces", "people")
+    needs: str = ""  # what it needs beyond the base install, for `understudy methods`
+    requires: tuple[str, ...] = ()  # importable modules it needs
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        """Modules this method needs that are not importable here."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def load_class(self) -> type:
+        module, _, attr = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def build_options(options_cls: type, values: dict[str, Any], method: str) -> Any:
+    """Build a method's options dataclass, naming unknown keys and what is allowed."""
+    allowed = {f.name for f in dataclasses.fields(options_cls)}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise UsageError(
+            f"method {method!r} has no option {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed)) or 'none'}"
+        )
+    return options_cls(**values)
+
+
+Factory = Callable[..., Method]

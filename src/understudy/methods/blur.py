@@ -1,0 +1,58 @@
+"""Gaussian blur inside each region: the baseline most tools ship.
+
+The kernel scales with the region, because a fixed sigma hides a small face and leaves a
+large one recognizable. Measured here on a real photo: sigma 2-4 px on a ~100 px face was
+still matched by both face recognizers; sigma 8 was not. Hence ``weak`` (RefSD's WeakBlur
+row, not anonymization) and ``strong`` (the default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from understudy.errors import UsageError
+from understudy.methods.regionwise import anonymize_regions, region_extent
+from understudy.scene import Region, Result, Scene
+
+# sigma as a fraction of the region's larger side, and a floor in pixels.
+STRENGTHS = {"weak": (0.03, 2.0), "strong": (0.12, 8.0)}
+
+
+@dataclass
+class BlurOptions:
+    strength: str = "strong"
+    sigma: float | None = None  # fixed sigma in pixels; overrides ``strength``
+
+    def __post_init__(self) -> None:
+        if self.strength not in STRENGTHS:
+            raise UsageError(f"blur strength {self.strength!r} is not known; "
+                             f"allowed: {', '.join(STRENGTHS)}")
+        if self.sigma is not None and not self.sigma > 0:
+            raise UsageError(f"blur sigma must be > 0, got {self.sigma}")
+
+
+class Blur:
+    name = "blur"
+
+    def __init__(self, options: BlurOptions | None = None):
+        self.options = options or BlurOptions()
+
+    def sigma_for(self, mask: np.ndarray) -> float:
+        if self.options.sigma is not None:
+            return float(self.options.sigma)
+        fraction, floor = STRENGTHS[self.options.strength]
+        return max(floor, fraction * region_extent(mask))
+
+    def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
+        def transform(crop: np.ndarray, mask: np.ndarray, region: Region) -> np.ndarray:
+            sigma = self.sigma_for(region.mask)
+            return cv2.GaussianBlur(crop, (0, 0), sigmaX=sigma, sigmaY=sigma,
+                                    borderType=cv2.BORDER_REFLECT)
+
+        # Context of 3 sigma around a region keeps its border from smearing in its own pixels
+        # only; the largest sigma decides the pad.
+        sigmas = [self.sigma_for(r.mask) for r in scene.regions()] or [0.0]
+        return anonymize_regions(scene, transform, pad=int(np.ceil(3 * max(sigmas))))

@@ -1,0 +1,62 @@
+"""The explicit list of methods. Adding a method: write its module, add one spec here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from understudy.errors import MissingDependency, UsageError
+from understudy.methods.base import Method, MethodSpec, build_options
+
+SPECS: tuple[MethodSpec, ...] = (
+    MethodSpec(
+        "blur", "Gaussian blur scaled to each region (presets: weak, strong)",
+        "understudy.methods.blur:Blur",
+        presets={"weak": {"strength": "weak"}, "strong": {"strength": "strong"}},
+    ),
+    MethodSpec("pixelate", "coarse blocks over each region", "understudy.methods.pixelate:Pixelate"),
+    MethodSpec("maskout", "solid fill of each region", "understudy.methods.maskout:MaskOut"),
+)
+
+METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in SPECS}
+
+
+def get_spec(name: str) -> MethodSpec:
+    base = name.split(":", 1)[0]
+    if base not in METHODS:
+        raise UsageError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
+    return METHODS[base]
+
+
+def load_method(name: str, **options: Any) -> Method:
+    """Build a method by name, optionally with a preset: ``"blur:weak"`` or ``preset="weak"``.
+
+    Options are the fields of the method's options dataclass; unknown ones are an error.
+    """
+    spec = get_spec(name)
+    preset = options.pop("preset", None) or (name.split(":", 1)[1] if ":" in name else None)
+    values: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in spec.presets:
+            raise UsageError(f"method {spec.name!r} has no preset {preset!r}; "
+                             f"available: {', '.join(spec.presets) or 'none'}")
+        values.update(spec.presets[preset])
+    values.update({k: v for k, v in options.items() if v is not None})
+    missing = spec.missing()
+    if missing:
+        raise MissingDependency(f"method {spec.name!r} needs {', '.join(missing)}, which",
+                                "bash scripts/install.sh (or pip install 'understudy[all]')")
+    cls = spec.load_class()
+    options_cls = cls.__init__.__annotations__.get("options")
+    options_obj = build_options(_resolve(cls, options_cls), values, spec.name)
+    return cls(options_obj)
+
+
+def _resolve(cls: type, annotation: Any) -> type:
+    """The options dataclass named in a method's ``__init__(self, options: X | None)``."""
+    import typing
+
+    hints = typing.get_type_hints(cls.__init__)
+    for arg in typing.get_args(hints["options"]) or (hints["options"],):
+        if arg is not type(None):
+            return arg
+    raise TypeError(f"{cls.__name__}.__init__ has no options annotation")

@@ -1,0 +1,1 @@
+"""Perception: find every face and person in a frame (see ``perceiver.Perceiver``)."""

@@ -1,0 +1,182 @@
+"""The data model every stage speaks: Frame → Scene(people, faces) → Result.
+
+Plain dataclasses over numpy arrays so that stages stay decoupled and testable.
+Conventions, once for all modules:
+
+* images are ``(H, W, 3) uint8`` RGB;
+* boxes are ``(4,) float32`` ``x0, y0, x1, y1`` in pixels, ``x1``/``y1`` exclusive;
+* masks are ``(H, W) bool`` at the frame's size;
+* 2D keypoints are ``(K, 3) float32`` rows of ``x, y, visibility`` (visibility in [0, 1]);
+* 3D keypoints are ``(K, 4) float32`` rows of ``x, y, z, visibility`` in metres, MediaPipe's
+  world frame (origin at the hip midpoint, x to image right, y down, z towards the camera
+  negative);
+* keypoint layouts are named by ``Person.keypoint_format`` ("mediapipe33" or "coco17").
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Target = Literal["faces", "people"]
+TARGETS: tuple[str, ...] = ("faces", "people")
+
+
+def empty_boxes() -> np.ndarray:
+    return np.zeros((0, 4), np.float32)
+
+
+@dataclass
+class Frame:
+    """One image to anonymize: the pixels and where they came from (metadata already gone)."""
+
+    image: np.ndarray
+    source: str = ""
+    index: int = 0
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"Frame.image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.image.shape[0], self.image.shape[1]
+
+
+@dataclass
+class Face:
+    """A detected face; ``landmarks`` are CenterFace's 5 points (eyes, nose, mouth corners)."""
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray | None = None  # (5, 2) float32
+    track_id: int | None = None
+    interpolated: bool = False  # filled in from a track, not seen by the detector on this frame
+
+
+@dataclass
+class Person:
+    """A detected (or annotated) person and everything perception knows about them."""
+
+    box: np.ndarray
+    score: float
+    mask: np.ndarray | None = None
+    keypoints2d: np.ndarray | None = None
+    keypoints3d: np.ndarray | None = None
+    keypoint_format: str = "mediapipe33"
+    faces: list[Face] = field(default_factory=list)
+    track_id: int | None = None
+    uncertain: bool = False  # below the confidence threshold: always masked out, never replaced
+    interpolated: bool = False
+    annotation_id: int | None = None  # the COCO annotation this person came from, if any
+    attributes: dict[str, str] = field(default_factory=dict)  # requested stand-in attributes
+
+
+@dataclass
+class Region:
+    """One thing a method must anonymize: a face or a person, with the pixels it covers."""
+
+    kind: Literal["face", "person"]
+    box: np.ndarray
+    mask: np.ndarray
+    score: float
+    person: Person | None = None
+    face: Face | None = None
+    uncertain: bool = False
+
+    @property
+    def track_id(self) -> int | None:
+        item = self.person if self.person is not None else self.face
+        return item.track_id if item is not None else None
+
+
+@dataclass
+class Scene:
+    """A frame with everyone perception found in it, and which of them a method should change."""
+
+    frame: Frame
+    people: list[Person] = field(default_factory=list)
+    faces: list[Face] = field(default_factory=list)  # every face, assigned to a person or not
+    target: Target = "faces"
+    seed: int = 0
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.frame.image
+
+    def regions(self) -> list[Region]:
+        """The regions to anonymize for this scene's target, in a stable order."""
+        from understudy.regions import face_region_mask, person_region_mask
+
+        h, w = self.frame.size
+        if self.target == "faces":
+            return [
+                Region("face", f.box, face_region_mask(f.box, (h, w)), f.score, face=f)
+                for f in self.faces
+            ]
+        return [
+            Region("person", p.box, person_region_mask(p, (h, w)), p.score, person=p,
+                   uncertain=p.uncertain)
+            for p in self.people
+        ]
+
+    def rng_for(self, region_index: int, region: Region | None = None) -> np.random.Generator:
+        """A generator for one region: seeded by the run seed and the track, so that the same
+        person keeps the same stand-in across the frames of a video."""
+        track = region.track_id if region is not None else None
+        key = ("t", track) if track is not None else ("i", self.frame.source, self.frame.index,
+                                                       region_index)
+        digest = hashlib.sha256(repr(key).encode()).digest()
+        return np.random.default_rng([self.seed, int.from_bytes(digest[:8], "little")])
+
+
+class Outcome(str, enum.Enum):
+    """What happened to one region. ``MASKED`` is the fail-closed result."""
+
+    REPLACED = "replaced"  # the method changed it as designed
+    MASKED = "masked"  # filled solid because the method failed or the detection was uncertain
+    SKIPPED = "skipped"  # deliberately left (excluded region, below the minimum size)
+    FAILED = "failed"  # a method's report that it could not process the region; never final
+
+
+@dataclass
+class RegionResult:
+    """The audit record of one region."""
+
+    kind: str
+    box: np.ndarray
+    score: float
+    outcome: Outcome
+    reason: str = ""
+    track_id: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "box": [round(float(v), 1) for v in self.box],
+            "score": round(float(self.score), 4),
+            "outcome": self.outcome.value,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        if self.track_id is not None:
+            out["track_id"] = int(self.track_id)
+        if self.attributes:
+            out["attributes"] = self.attributes
+        return out
+
+
+@dataclass
+class Result:
+    """A method's output: the anonymized image and one record per region, in ``regions()`` order."""
+
+    image: np.ndarray
+    regions: list[RegionResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # run-level remarks, e.g. "render mode: no SD weights"
