@@ -9,7 +9,7 @@ from understudy.methods.base import Method, MethodSpec, build_options
 
 SPECS: tuple[MethodSpec, ...] = (
     MethodSpec(
-        "blur", "Gaussian blur scaled to each region (presets: weak, strong)",
+        "blur", "Gaussian blur scaled to each region",
         "understudy.methods.blur:Blur",
         presets={"weak": {"strength": "weak"}, "strong": {"strength": "strong"}},
     ),

@@ -1,0 +1,143 @@
+"""``understudy anonymize SRC... -o DST``: the command a user meets first."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from understudy.errors import UsageError
+from understudy.scene import TARGETS
+
+# Flags that become method options when given (and are an error for methods without them).
+METHOD_FLAGS = ("attributes", "model", "strength")
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="SRC", help="image files, folders (recursive) or videos")
+    parser.add_argument("-o", "--output", required=True, metavar="DST",
+                        help="output folder; mirrors the inputs' relative paths (never inside SRC)")
+    parser.add_argument("--method", default="blur",
+                        help="anonymization method, optionally with a preset: blur, blur:weak, "
+                             "pixelate, maskout, ... (see `understudy methods`)")
+    parser.add_argument("--target", choices=TARGETS, default="faces",
+                        help="what to anonymize: detected faces, or whole people (default: faces)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same output")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip inputs already done (same content hash, output present)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    parser.add_argument("--no-audio", dest="keep_audio", action="store_false",
+                        help="drop the audio of videos (copied unchanged by default)")
+    parser.add_argument("--max-pixels", type=int, default=100_000_000,
+                        help="refuse images larger than this many pixels (decompression bombs)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a method option (repeatable), e.g. --option blocks=12")
+    people = parser.add_argument_group("who is anonymized")
+    people.add_argument("--annotations", metavar="COCO_JSON",
+                        help="use the people of this COCO file instead of detecting them")
+    people.add_argument("--min-person-size", type=int, default=0, metavar="PX",
+                        help="skip people whose box is shorter than this")
+    people.add_argument("--exclude-region", action="append", default=[], metavar="X0,Y0,X1,Y1",
+                        help="leave this image region alone (repeatable)")
+    people.add_argument("--uncertain-threshold", type=float, default=0.5,
+                        help="detections scoring below this are masked out, not replaced")
+    people.add_argument("--cache-dir", help="cache perception results here (keyed by content)")
+    stand_in = parser.add_argument_group("stand-ins (generative methods)")
+    stand_in.add_argument("--attributes",
+                          help='"age=30s,gender=female,...", a per-person file, or "random"')
+    stand_in.add_argument("--model", help="Stable Diffusion weights: a Hugging Face hub id or a local folder")
+    stand_in.add_argument("--anonymization-scale", metavar="A[,A...]",
+                          help="CAMOUFLaGE a_s; a comma list writes one output folder per value")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def parse_option_pairs(pairs: list[str]) -> dict[str, Any]:
+    """``["blocks=12", "color=#808080"]`` → typed values (int, float, bool or str)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option {pair!r} is not KEY=VALUE")
+        options[key.strip().replace("-", "_")] = _typed(value.strip())
+    return options
+
+
+def _typed(value: str) -> Any:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--exclude-region {text!r} must be X0,Y0,X1,Y1") from None
+    if x1 <= x0 or y1 <= y0:
+        raise UsageError(f"--exclude-region {text!r} is empty: need X1 > X0 and Y1 > Y0")
+    return x0, y0, x1, y1
+
+
+def parse_scales(text: str) -> list[float]:
+    try:
+        scales = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"--anonymization-scale {text!r} must be numbers separated by commas") from None
+    if not scales or any(s < 0 for s in scales):
+        raise UsageError(f"--anonymization-scale {text!r}: give one or more values >= 0")
+    return scales
+
+
+def build_options(args: argparse.Namespace):
+    from understudy.perception.perceiver import PerceptionOptions
+    from understudy.pipeline import AnonymizeOptions
+    from understudy.runner import RunOptions
+
+    method_options = parse_option_pairs(args.option)
+    for flag in METHOD_FLAGS:
+        if getattr(args, flag, None) is not None:
+            method_options[flag] = getattr(args, flag)
+    variants: tuple[tuple[str, dict[str, Any]], ...] = (("", {}),)
+    if args.anonymization_scale is not None:
+        scales = parse_scales(args.anonymization_scale)
+        if len(scales) == 1:
+            method_options["anonymization_scale"] = scales[0]
+        else:
+            variants = tuple((f"as_{s:g}", {"anonymization_scale": s}) for s in scales)
+    image_root = args.sources[0] if len(args.sources) == 1 else None
+    perception = PerceptionOptions(
+        target=args.target, seed=args.seed, annotations=args.annotations, image_root=image_root,
+        min_person_size=args.min_person_size,
+        exclude_regions=tuple(parse_box(b) for b in args.exclude_region),
+        uncertain_threshold=args.uncertain_threshold, cache_dir=args.cache_dir)
+    anonymize = AnonymizeOptions(args.method, method_options, perception, variants)
+    return RunOptions(args.sources, args.output, anonymize, resume=args.resume,
+                      workers=args.workers, keep_audio=args.keep_audio, max_pixels=args.max_pixels)
+
+
+def run(args: argparse.Namespace) -> int:
+    from understudy.cli.progress import RunReporter
+
+    options = build_options(args)
+    runner = _engine(args)
+    with RunReporter(options, quiet=args.quiet) as reporter:
+        summary = runner(options, on_row=reporter.row)
+        reporter.finish(summary)
+    return 1 if summary.failed else 0
+
+
+def _engine(args: argparse.Namespace):
+    """The runner to use: local by default; the Ray runner with ``--engine ray``."""
+    engine = getattr(args, "engine", "local")
+    if engine == "local":
+        from understudy.runner import run
+
+        return run
+    from understudy.scale.ray_runner import make_runner
+
+    return make_runner(args)
+
