@@ -11,8 +11,8 @@ import numpy as np
 
 # Width and height growth of a face box to cover the head, and how far up (in box heights)
 # the centre moves: faces sit in the lower part of the head.
-HEAD_SCALE = (1.5, 1.7)
-HEAD_SHIFT_UP = 0.12
+HEAD_SCALE = (1.6, 1.9)
+HEAD_SHIFT_UP = 0.15
 FAIL_CLOSED_COLOR = (0, 0, 0)
 
 

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append({
             "name": spec.name, "summary": spec.summary, "targets": list(spec.targets),
             "presets": list(spec.presets), "needs": spec.needs or "nothing beyond the base install",
-            "usable": not missing,
+            "usable": not missing, "needs_weights": spec.weights,
             "why_not": f"missing Python modules: {', '.join(missing)}" if missing else "",
         })
     if args.json:
@@ -28,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = max(len(r["name"]) for r in rows)
     for r in rows:
-        state = "ready" if r["usable"] else "unavailable"
+        state = ("needs weights" if r["needs_weights"] else "ready") if r["usable"] else "unavailable"
         presets = f" [presets: {', '.join(r['presets'])}]" if r["presets"] else ""
-        print(f"{r['name']:<{width}}  {state:<11}  {r['summary']}{presets}; "
+        print(f"{r['name']:<{width}}  {state:<13}  {r['summary']}{presets}; "
               f"targets: {'/'.join(r['targets'])}; needs: {r['needs']}"
               + (f" ({r['why_not']})" if r["why_not"] else ""))
     return 0

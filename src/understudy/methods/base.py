@@ -42,6 +42,7 @@ class MethodSpec:
     targets: tuple[str, ...] = ("faces", "people")
     needs: str = ""  # what it needs beyond the base install, for `understudy methods`
     requires: tuple[str, ...] = ()  # importable modules it needs
+    weights: bool = False  # needs model weights the user gives (hub id or folder) to run
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def missing(self) -> list[str]:
