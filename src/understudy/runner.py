@@ -179,11 +179,13 @@ def _work(item, destination: Path, options: RunOptions, done) -> list[dict[str, 
 def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = None,
         anonymizer: Anonymizer | None = None) -> Summary:
     """Anonymize every input of ``options``; returns the totals. ``on_row`` sees each row."""
-    from understudy.io.files import check_destination, discover
+    from understudy.io.files import check_destination, discover, remove_stale_temps
 
     check_destination(options.sources, options.destination)
     destination = Path(options.destination)
     destination.mkdir(parents=True, exist_ok=True)
+    if options.resume:
+        remove_stale_temps(destination)  # half-written outputs of a killed run
     audit = AuditLog(destination / AUDIT_NAME)
     done = audit.done() if options.resume else {}
     summary = Summary()
