@@ -68,7 +68,10 @@ class Anonymizer:
         return np.random.default_rng([self.options.seed, int.from_bytes(key[:8], "little")])
 
     def apply(self, scene: Scene, method: Method | None = None) -> Result:
-        return run_guarded(method or self.method, scene, self.rng_for(scene.frame))
+        result = run_guarded(method or self.method, scene, self.rng_for(scene.frame))
+        # People and faces left alone on purpose go to the audit too, after the method's own.
+        result.regions.extend(scene.skipped)
+        return result
 
     def __call__(self, frame: Frame) -> tuple[Scene, Result]:
         scene = self.perceiver.perceive(frame)

@@ -105,6 +105,9 @@ class Scene:
     faces: list[Face] = field(default_factory=list)  # every face, assigned to a person or not
     target: Target = "faces"
     seed: int = 0
+    # People and faces perception left alone on purpose (excluded region, too small), with
+    # why: ``Outcome.SKIPPED`` records for the audit, not regions for the method.
+    skipped: list[RegionResult] = field(default_factory=list)
 
     @property
     def image(self) -> np.ndarray:

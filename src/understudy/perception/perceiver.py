@@ -1,19 +1,32 @@
 """Turn frames into scenes: who is there, and which regions a method must change.
 
-``Perceiver`` combines a face detector with (once the people stage is configured) a people
-detector. ``perceive_stream`` is the video entry point; it is where tracking lives, so a
-stream may hold a few frames back to fill detector gaps.
+``Perceiver`` runs a face detector and, for ``--target people``, a people stage (detected by
+``PeopleAssembler`` or read from COCO annotations). Then it applies the user's choices:
+
+* ``exclude_regions``: a person or face with at least half of its box inside an excluded
+  region is left out of ``Scene.people``/``Scene.faces`` and recorded in ``Scene.skipped``
+  (``Outcome.SKIPPED`` with the reason), so the audit says who was left alone and why;
+* ``min_person_size``: people whose box is lower than this many pixels are skipped the same way;
+* ``uncertain_threshold``: people scoring below it are kept but marked ``uncertain``, and the
+  fail-closed guard fills them solid instead of replacing them.
+
+``perceive_stream`` is the video entry point: it tracks people and faces and fills detector
+gaps (see ``understudy.perception.tracking``), holding back ``max_gap`` frames to do so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.scene import Face, Frame, Person, Scene, TARGETS
+from understudy.scene import TARGETS, Face, Frame, Outcome, Person, RegionResult, Scene
+
+# A box counts as inside an excluded region when at least this share of its area is inside.
+EXCLUDED_SHARE = 0.5
 
 
 class FaceDetector(Protocol):
@@ -21,9 +34,27 @@ class FaceDetector(Protocol):
 
 
 class PeopleDetector(Protocol):
-    """Find people: boxes at least; masks and keypoints when the model gives them."""
+    """Find people in an ``(H, W, 3) uint8`` RGB image: boxes and scores at least; masks
+    (``(H, W) bool``) and keypoints when the model gives them, which are then kept.
+
+    Plug a stronger model in (e.g. torchvision's Mask R-CNN with local weights) with
+    ``build_perceiver(options, people_detector=lambda: MyDetector())``; the pose, mask and
+    face stages fill in whatever it leaves out.
+    """
 
     def __call__(self, image: np.ndarray) -> list[Person]: ...
+
+
+Detector = PeopleDetector
+
+
+class PeopleStage(Protocol):
+    """Everything the perceiver needs for ``--target people``: the people of one frame, with
+    the frame's faces assigned to them. ``cache_key`` names the models and settings."""
+
+    cache_key: str
+
+    def __call__(self, frame: Frame, faces: list[Face]) -> list[Person]: ...
 
 
 @dataclass
@@ -36,39 +67,155 @@ class PerceptionOptions:
     exclude_regions: tuple[tuple[float, float, float, float], ...] = ()  # x0,y0,x1,y1 boxes
     uncertain_threshold: float = 0.5  # detections scoring below this are masked out
     cache_dir: str | None = None  # on-disk cache of perception results, keyed by content hash
+    max_gap: int = 5  # video: frames a tracked person or face may be missed and still covered
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise UsageError(f"target {self.target!r} is not known; allowed: {', '.join(TARGETS)}")
+        if self.min_person_size < 0:
+            raise UsageError(f"--min-person-size must be >= 0 pixels, got {self.min_person_size}")
+        if not 0 <= self.uncertain_threshold <= 1:
+            raise UsageError("--uncertain-threshold must be in [0, 1], "
+                             f"got {self.uncertain_threshold}")
+        if self.max_gap < 0:
+            raise UsageError(f"max_gap must be >= 0 frames, got {self.max_gap}")
+        regions = []
+        for region in self.exclude_regions:
+            values = tuple(float(v) for v in region)
+            if len(values) != 4 or not (values[2] > values[0] and values[3] > values[1]):
+                raise UsageError(f"--exclude-region {region!r}: give x0,y0,x1,y1 with x1 > x0 "
+                                 "and y1 > y0 (pixels)")
+            regions.append(values)
+        self.exclude_regions = tuple(regions)
+        if self.annotations is not None and self.target != "people":
+            raise UsageError("--annotations gives people, so it needs --target people "
+                             f"(got --target {self.target})")
 
 
 class Perceiver:
-    """``perceiver.perceive(frame) -> Scene``."""
+    """``perceiver.perceive(frame) -> Scene``; ``perceive_stream(frames)`` for videos."""
 
     def __init__(self, options: PerceptionOptions, faces: FaceDetector,
-                 people: PeopleDetector | None = None):
+                 people: PeopleStage | None = None, cache=None):
         if options.target == "people" and people is None:
             raise UsageError("--target people needs a people detector, which is not available "
                              "in this build; use --target faces")
         self.options = options
         self.faces = faces
         self.people = people
+        self.cache = cache  # a PerceptionCache, or None
+
+    def detect(self, frame: Frame) -> Scene:
+        """Everyone found in the frame, before the user's exclusions and thresholds."""
+        key = None
+        if self.cache is not None:
+            key = self.cache.key(frame, self._cache_context(frame))
+            cached = self.cache.load(key, frame)
+            if cached is not None:
+                cached.seed = self.options.seed
+                return cached
+        faces = self.faces(frame.image)
+        people = self.people(frame, faces) if self.people is not None and \
+            self.options.target == "people" else []
+        scene = Scene(frame, people=people, faces=faces, target=self.options.target,
+                      seed=self.options.seed)
+        if key is not None:
+            self.cache.store(key, scene)
+        return scene
 
     def perceive(self, frame: Frame) -> Scene:
-        faces = self.faces(frame.image)
-        people = self.people(frame.image) if self.people is not None else []
-        return Scene(frame, people=people, faces=faces, target=self.options.target,
-                     seed=self.options.seed)
+        return self.select(self.detect(frame))
 
     def perceive_stream(self, frames: Iterable[Frame]) -> Iterator[Scene]:
-        for frame in frames:
-            yield self.perceive(frame)
+        from understudy.perception.tracking import Tracker, TrackingOptions
+
+        tracker = Tracker(TrackingOptions(max_gap=self.options.max_gap))
+        for scene in tracker.run(self.detect(frame) for frame in frames):
+            yield self.select(scene)
+
+    def select(self, scene: Scene) -> Scene:
+        """Apply exclusions, the minimum size and the uncertain threshold to a scene."""
+        o = self.options
+        people, faces, skipped = [], [], list(scene.skipped)
+        for p in scene.people:
+            reason = self._skip_reason(p.box)
+            height = float(p.box[3] - p.box[1])
+            if reason is None and height < o.min_person_size:
+                reason = (f"smaller than --min-person-size {o.min_person_size} px "
+                          f"(box height {height:.0f} px)")
+            if reason is not None:
+                skipped.append(RegionResult("person", p.box, p.score, Outcome.SKIPPED, reason,
+                                            p.track_id))
+                continue
+            p.uncertain = p.uncertain or p.score < o.uncertain_threshold
+            people.append(p)
+        kept_people_faces = {id(f) for p in people for f in p.faces}
+        for f in scene.faces:
+            reason = self._skip_reason(f.box)
+            if reason is not None and id(f) not in kept_people_faces:
+                skipped.append(RegionResult("face", f.box, f.score, Outcome.SKIPPED, reason,
+                                            f.track_id))
+                continue
+            faces.append(f)
+        return Scene(scene.frame, people=people, faces=faces, target=scene.target,
+                     seed=scene.seed, skipped=skipped)
+
+    def _skip_reason(self, box: np.ndarray) -> str | None:
+        x0, y0, x1, y1 = [float(v) for v in box]
+        area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+        for region in self.options.exclude_regions:
+            rx0, ry0, rx1, ry1 = region
+            inter = max(0.0, min(x1, rx1) - max(x0, rx0)) * max(0.0, min(y1, ry1) - max(y0, ry0))
+            if area > 0 and inter / area >= EXCLUDED_SHARE:
+                return "inside --exclude-region " + ",".join(f"{v:g}" for v in region)
+        return None
+
+    def _cache_context(self, frame: Frame) -> str:
+        people = self.people.cache_key if self.people is not None else "-"
+        faces = getattr(self.faces, "model_path", type(self.faces).__name__)
+        # Annotated people depend on which file the frame is, not only on its pixels.
+        source = frame.source if self.options.annotations else ""
+        return f"target={self.options.target}|faces={faces}|people={people}|source={source}"
 
 
 def build_perceiver(options: PerceptionOptions,
-                    face_detector: Callable[[], FaceDetector] | None = None) -> Perceiver:
-    """The default perceiver for ``options``, with the models that ship offline."""
+                    face_detector: Callable[[], FaceDetector] | None = None,
+                    people_detector: Callable[[], PeopleDetector] | None = None) -> Perceiver:
+    """The default perceiver for ``options``, with the models that ship offline.
+
+    ``people_detector`` replaces the SSDLite box detector (MediaPipe still adds pose and
+    masks); ``options.annotations`` replaces detection with the people of a COCO file.
+    """
     from understudy.perception.faces import CenterFaceDetector
 
     faces = face_detector() if face_detector is not None else CenterFaceDetector()
-    return Perceiver(options, faces)
+    people = None
+    if options.target == "people":
+        if options.annotations:
+            from understudy.io.coco import CocoAnnotations, CocoPeople
+
+            people = CocoPeople(CocoAnnotations.load(options.annotations))
+        else:
+            people = default_people_stage(people_detector() if people_detector else None,
+                                          options.cache_dir)
+    cache = None
+    if options.cache_dir:
+        from understudy.perception.cache import PerceptionCache
+
+        cache = PerceptionCache(Path(options.cache_dir))
+    return Perceiver(options, faces, people, cache)
+
+
+def default_people_stage(detector: PeopleDetector | None = None,
+                         cache_dir: str | None = None) -> PeopleStage:
+    """SSDLite boxes (or ``detector``'s), MediaPipe pose and masks, selfie segmentation."""
+    from understudy.perception.assemble import PeopleAssembler
+    from understudy.perception.pose import MediaPipePose
+    from understudy.perception.segmentation import SelfieSegmenter
+
+    if detector is None:
+        from understudy.perception.people import SSDLiteOptions, SSDLitePeople
+
+        models = Path(cache_dir) / "models" if cache_dir else None
+        detector = SSDLitePeople(SSDLiteOptions(cache_dir=str(models) if models else None))
+    return PeopleAssembler(detector, MediaPipePose(), SelfieSegmenter())

@@ -1,0 +1,271 @@
+"""Combine boxes, faces, pose and segmentation into whole people, each owning their pixels.
+
+Every detector measured here misses people badly cut by the image edge, so a face that no
+person claims seeds a person crop of its own. Each person's mask is pose's mask on their crop
+widened by selfie segmentation inside their box; overlaps are settled pixel by pixel (the
+person with the strongest evidence wins), so each mask pixel belongs to exactly one person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from understudy.errors import UsageError
+from understudy.perception.pose import HEAD_LANDMARKS, PoseEstimate
+from understudy.regions import clip_box, head_box, int_box, mask_bbox
+from understudy.scene import Face, Frame, Person
+
+# Selfie segmentation counts a little less than a person's own pose mask when two people
+# claim a pixel, and less towards the edge of a box (where neighbours stand).
+SELFIE_WEIGHT = 0.9
+SELFIE_EDGE_FALLOFF = 0.3
+# A face is a person's when it lies this close (in face-box diagonals) to their head landmarks.
+MAX_HEAD_DISTANCE = 1.0
+# A seed crop around a face: widths either side, heights above and below (a standing body is
+# about 7-8 face heights tall).
+SEED_SIDE, SEED_UP, SEED_DOWN = 2.5, 1.0, 7.0
+
+
+class PoseEstimator(Protocol):
+    def __call__(self, image: np.ndarray, box: np.ndarray) -> PoseEstimate | None: ...
+
+
+class Segmenter(Protocol):
+    def __call__(self, image: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class AssemblyOptions:
+    mask_threshold: float = 0.5  # person probability above which a pixel is theirs
+    seed_from_faces: bool = True  # faces no person claims seed a person crop
+    duplicate_iou: float = 0.5  # a seeded person this close to a found one is the same person
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mask_threshold < 1:
+            raise UsageError(f"mask_threshold must be in (0, 1), got {self.mask_threshold}")
+        if not 0 < self.duplicate_iou <= 1:
+            raise UsageError(f"duplicate_iou must be in (0, 1], got {self.duplicate_iou}")
+
+
+@dataclass
+class _Candidate:
+    person: Person
+    pose: PoseEstimate | None = None
+    seeded: bool = False
+    evidence: list[str] = field(default_factory=list)
+
+
+class PeopleAssembler:
+    """``assembler(frame, faces) -> list[Person]``: people with masks, keypoints and faces.
+
+    ``detector`` finds boxes (any ``PeopleDetector``: it may also give masks and keypoints,
+    which are then kept); ``pose`` and ``segmenter`` fill in what it does not give.
+    """
+
+    def __init__(self, detector: Callable[[np.ndarray], list[Person]],
+                 pose: PoseEstimator | None, segmenter: Segmenter | None,
+                 options: AssemblyOptions | None = None):
+        self.detector = detector
+        self.pose = pose
+        self.segmenter = segmenter
+        self.options = options or AssemblyOptions()
+
+    @property
+    def cache_key(self) -> str:
+        parts = [getattr(m, "model_id", type(m).__name__) if m is not None else "-"
+                 for m in (self.detector, self.pose, self.segmenter)]
+        return "|".join(parts) + f"|{self.options}"
+
+    def __call__(self, frame: Frame, faces: Sequence[Face] = ()) -> list[Person]:
+        image = frame.image
+        size = image.shape[:2]
+        cands = [_Candidate(p) for p in self.detector(image)]
+        for c in cands:
+            self._add_pose(image, c)
+        unclaimed = assign_faces([c.person for c in cands], faces)
+        if self.options.seed_from_faces:
+            for face in unclaimed:
+                seed = self._seed(image, face, size)
+                twin = _twin(seed, cands, self.options.duplicate_iou)
+                if twin is not None:
+                    twin.person.faces.append(face)  # the same person, found twice
+                else:
+                    cands.append(seed)
+        if not cands:
+            return []
+        self._resolve_masks(image, cands)
+        return [c.person for c in cands]
+
+    def _add_pose(self, image: np.ndarray, cand: _Candidate) -> None:
+        person = cand.person
+        if self.pose is None or (person.keypoints2d is not None and person.mask is not None):
+            return
+        est = self.pose(image, person.box)
+        if est is None:
+            return
+        cand.pose = est
+        if person.keypoints2d is None:
+            person.keypoints2d, person.keypoints3d = est.keypoints2d, est.keypoints3d
+            person.keypoint_format = "mediapipe33"
+
+    def _seed(self, image: np.ndarray, face: Face, size: tuple[int, int]) -> _Candidate:
+        """A person around a face nobody claimed: pose on a body-sized crop below the face."""
+        x0, y0, x1, y1 = [float(v) for v in face.box]
+        fw, fh = x1 - x0, y1 - y0
+        crop = clip_box(np.array([x0 - SEED_SIDE * fw, y0 - SEED_UP * fh,
+                                  x1 + SEED_SIDE * fw, y1 + SEED_DOWN * fh]), size)
+        head = clip_box(head_box(face.box), size)
+        person = Person(box=head, score=float(face.score), faces=[face])
+        cand = _Candidate(person, seeded=True)
+        if self.pose is not None:
+            est = self.pose(image, crop)
+            # Keep the pose only if its head is this face: the crop may hold someone else.
+            if est is not None and _head_cost(est.keypoints2d, face) <= MAX_HEAD_DISTANCE:
+                cand.pose = est
+                person.keypoints2d, person.keypoints3d = est.keypoints2d, est.keypoints3d
+                vis = est.keypoints2d[est.keypoints2d[:, 2] > 0.5, :2]
+                if len(vis):
+                    kb = np.array([vis[:, 0].min(), vis[:, 1].min(), vis[:, 0].max(),
+                                   vis[:, 1].max()], np.float32)
+                    person.box = clip_box(_union(head, kb), size)
+        return cand
+
+    def _resolve_masks(self, image: np.ndarray, cands: list[_Candidate]) -> None:
+        """Give every pixel to at most one person: the one with the strongest evidence."""
+        h, w = image.shape[:2]
+        thr = self.options.mask_threshold
+        need_selfie = self.segmenter is not None and any(c.person.mask is None for c in cands)
+        selfie = self.segmenter(image) if need_selfie else None
+        # Work inside the union of all boxes and crops only: the rest belongs to nobody.
+        extents = [int_box(c.person.box, (h, w)) for c in cands]
+        extents += [c.pose.crop for c in cands if c.pose is not None]
+        extents += [mask_bbox(c.person.mask) or (0, 0, 0, 0) for c in cands
+                    if c.person.mask is not None]
+        ox0, oy0 = min(e[0] for e in extents), min(e[1] for e in extents)
+        ox1, oy1 = max(e[2] for e in extents), max(e[3] for e in extents)
+        rh, rw = max(oy1 - oy0, 0), max(ox1 - ox0, 0)
+        strength = np.zeros((len(cands), rh, rw), np.float32)  # who wins a pixel
+        claim = np.zeros((len(cands), rh, rw), bool)  # who may take it at all
+        for i, c in enumerate(cands):
+            p = c.person
+            if p.mask is not None:  # given by the detector (or annotations): kept as it is
+                given = p.mask[oy0:oy1, ox0:ox1]
+                strength[i][given] = 1.0
+                claim[i] = given
+                continue
+            if c.pose is not None:
+                x0, y0, x1, y1 = c.pose.crop
+                strength[i, y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0] = c.pose.mask
+                claim[i, y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0] = c.pose.mask > thr
+            bx0, by0, bx1, by1 = int_box(p.box, (h, w))
+            if selfie is not None and bx1 > bx0 and by1 > by0:
+                s = selfie[by0:by1, bx0:bx1]
+                # Chebyshev distance from the box centre, 0 at the centre and 1 at the edge.
+                dx = np.abs(np.arange(bx0, bx1) + 0.5 - (bx0 + bx1) / 2) / max((bx1 - bx0) / 2, 1)
+                dy = np.abs(np.arange(by0, by1) + 0.5 - (by0 + by1) / 2) / max((by1 - by0) / 2, 1)
+                d = np.maximum(dy[:, None], dx[None, :])
+                sl = (i, slice(by0 - oy0, by1 - oy0), slice(bx0 - ox0, bx1 - ox0))
+                np.maximum(strength[sl], s * (SELFIE_WEIGHT - SELFIE_EDGE_FALLOFF * d),
+                           out=strength[sl])
+                claim[sl] |= s > thr
+        winner = np.argmax(strength, axis=0) if len(cands) > 1 else np.zeros((rh, rw), int)
+        for i, c in enumerate(cands):
+            p = c.person
+            mine = claim[i] & (winner == i)
+            if not mine.any():
+                p.mask = None  # no pixels: the region falls back to the (fail-closed) box
+                continue
+            mask = np.zeros((h, w), bool)
+            mask[oy0:oy1, ox0:ox1] = mine
+            p.mask = mask
+            # The box covers the whole mask (a seeded person's box starts as their head).
+            p.box = clip_box(_union(p.box, np.array(mask_bbox(mask), np.float32)), (h, w))
+
+
+def assign_faces(people: list[Person], faces: Sequence[Face]) -> list[Face]:
+    """Give each person at most one face (the one at their head); return the unclaimed faces.
+
+    Cost: distance from the face centre to the person's visible head landmarks in face-box
+    diagonals; without landmarks, to the top middle of the box in box widths, and only when
+    the face lies inside the box. Assigned greedily, cheapest first.
+    """
+    pairs = []
+    for fi, face in enumerate(faces):
+        for pi, person in enumerate(people):
+            if person.faces:
+                continue
+            cost = _face_person_cost(face, person)
+            if cost is not None:
+                pairs.append((cost, fi, pi))
+    taken_faces, taken_people = set(), set()
+    for cost, fi, pi in sorted(pairs):
+        if fi in taken_faces or pi in taken_people:
+            continue
+        people[pi].faces.append(faces[fi])
+        taken_faces.add(fi)
+        taken_people.add(pi)
+    claimed = {id(f) for p in people for f in p.faces}
+    return [f for f in faces if id(f) not in claimed]
+
+
+def _face_person_cost(face: Face, person: Person) -> float | None:
+    if person.keypoints2d is not None and person.keypoint_format == "mediapipe33":
+        cost = _head_cost(person.keypoints2d, face)
+        return cost if cost <= MAX_HEAD_DISTANCE else None
+    fx, fy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    x0, y0, x1, y1 = [float(v) for v in person.box]
+    if not (x0 <= fx <= x1 and y0 <= fy <= y1):
+        return None
+    bw = max(x1 - x0, 1.0)
+    # Faces sit in the top part of a box; the cost grows with the distance from its top middle.
+    return float(np.hypot(fx - (x0 + x1) / 2, fy - (y0 + 0.1 * (y1 - y0))) / bw) + 0.5
+
+
+def _head_cost(keypoints2d: np.ndarray, face: Face) -> float:
+    head = keypoints2d[list(HEAD_LANDMARKS)]
+    vis = head[head[:, 2] > 0.5]
+    if len(vis) == 0:
+        return float("inf")
+    fx, fy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    diag = float(np.hypot(face.box[2] - face.box[0], face.box[3] - face.box[1])) or 1.0
+    hx, hy = np.median(vis[:, 0]), np.median(vis[:, 1])
+    return float(np.hypot(fx - hx, fy - hy) / diag)
+
+
+def _twin(seed: _Candidate, cands: list[_Candidate], iou: float) -> _Candidate | None:
+    """The already-found person a seeded one duplicates (by pose landmarks), if any."""
+    if seed.pose is None:
+        return None
+    for c in cands:
+        if c.pose is not None and _keypoint_iou(seed.pose.keypoints2d, c.pose.keypoints2d) >= iou:
+            return c
+    return None
+
+
+def _keypoint_iou(a: np.ndarray, b: np.ndarray) -> float:
+    def box(k):
+        v = k[k[:, 2] > 0.5, :2]
+        if len(v) == 0:
+            return None
+        return np.array([v[:, 0].min(), v[:, 1].min(), v[:, 0].max(), v[:, 1].max()])
+
+    ba, bb = box(a), box(b)
+    if ba is None or bb is None:
+        return 0.0
+    return box_iou(ba, bb)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])],
+                    np.float32)

@@ -1,0 +1,18 @@
+"""Models shared by the perception tests: loading them once keeps the suite fast."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def people_perceiver(tmp_path_factory):
+    from understudy.perception.perceiver import PerceptionOptions, build_perceiver
+
+    cache = tmp_path_factory.mktemp("models")
+    return build_perceiver(PerceptionOptions(target="people", cache_dir=None)), cache
+
+
+@pytest.fixture(scope="session")
+def perceiver(people_perceiver):
+    return people_perceiver[0]
