@@ -40,6 +40,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="leave this image region alone (repeatable)")
     people.add_argument("--uncertain-threshold", type=float, default=0.5,
                         help="detections scoring below this are masked out, not replaced")
+    people.add_argument("--face-max-side", type=int, default=1280, metavar="PX",
+                        help="search faces on images downscaled to this long side; 0 = full "
+                             "resolution (slower, finds faces under ~25 px in large photos)")
     people.add_argument("--cache-dir", help="cache perception results here (keyed by content)")
     stand_in = parser.add_argument_group("stand-ins (generative methods)")
     stand_in.add_argument("--attributes",
@@ -113,7 +116,8 @@ def build_options(args: argparse.Namespace):
         target=args.target, seed=args.seed, annotations=args.annotations, image_root=image_root,
         min_person_size=args.min_person_size,
         exclude_regions=tuple(parse_box(b) for b in args.exclude_region),
-        uncertain_threshold=args.uncertain_threshold, cache_dir=args.cache_dir)
+        uncertain_threshold=args.uncertain_threshold, cache_dir=args.cache_dir,
+        face_max_side=args.face_max_side)
     anonymize = AnonymizeOptions(args.method, method_options, perception, variants)
     return RunOptions(args.sources, args.output, anonymize, resume=args.resume,
                       workers=args.workers, keep_audio=args.keep_audio, max_pixels=args.max_pixels)

@@ -68,6 +68,7 @@ class PerceptionOptions:
     uncertain_threshold: float = 0.5  # detections scoring below this are masked out
     cache_dir: str | None = None  # on-disk cache of perception results, keyed by content hash
     max_gap: int = 5  # video: frames a tracked person or face may be missed and still covered
+    face_max_side: int = 1280  # faces are searched at this long side at most (0: full size)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -77,6 +78,9 @@ class PerceptionOptions:
         if not 0 <= self.uncertain_threshold <= 1:
             raise UsageError("--uncertain-threshold must be in [0, 1], "
                              f"got {self.uncertain_threshold}")
+        if self.face_max_side and self.face_max_side < 64:
+            raise UsageError("--face-max-side must be 0 (full resolution) or >= 64 pixels, "
+                             f"got {self.face_max_side}")
         if self.max_gap < 0:
             raise UsageError(f"max_gap must be >= 0 frames, got {self.max_gap}")
         regions = []
@@ -173,6 +177,7 @@ class Perceiver:
     def _cache_context(self, frame: Frame) -> str:
         people = self.people.cache_key if self.people is not None else "-"
         faces = getattr(self.faces, "model_path", type(self.faces).__name__)
+        faces = f"{faces}@{self.options.face_max_side}"
         # Annotated people depend on which file the frame is, not only on its pixels.
         source = frame.source if self.options.annotations else ""
         return f"target={self.options.target}|faces={faces}|people={people}|source={source}"
@@ -186,9 +191,10 @@ def build_perceiver(options: PerceptionOptions,
     ``people_detector`` replaces the SSDLite box detector (MediaPipe still adds pose and
     masks); ``options.annotations`` replaces detection with the people of a COCO file.
     """
-    from understudy.perception.faces import CenterFaceDetector
+    from understudy.perception.faces import CenterFaceDetector, FaceDetectorOptions
 
-    faces = face_detector() if face_detector is not None else CenterFaceDetector()
+    faces = face_detector() if face_detector is not None else CenterFaceDetector(
+        FaceDetectorOptions(max_side=options.face_max_side))
     people = None
     if options.target == "people":
         if options.annotations:
