@@ -48,11 +48,28 @@ class Blur:
 
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
         def transform(crop: np.ndarray, mask: np.ndarray, region: Region) -> np.ndarray:
-            sigma = self.sigma_for(region.mask)
-            return cv2.GaussianBlur(crop, (0, 0), sigmaX=sigma, sigmaY=sigma,
-                                    borderType=cv2.BORDER_REFLECT)
+            return gaussian_blur(crop, self.sigma_for(region.mask))
 
         # Context of 3 sigma around a region keeps its border from smearing in its own pixels
         # only; the largest sigma decides the pad.
         sigmas = [self.sigma_for(r.mask) for r in scene.regions()] or [0.0]
         return anonymize_regions(scene, transform, pad=int(np.ceil(3 * max(sigmas))))
+
+
+# Above this sigma the blur runs on a downscaled crop: a kernel of 6 sigma on a large face
+# (sigma 70 px) costs seconds, while a blur that strong has nothing a lower resolution loses.
+DIRECT_SIGMA = 4.0
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``image`` (H, W, 3) uint8 with ``sigma`` px, in bounded time."""
+    h, w = image.shape[:2]
+    factor = max(1.0, sigma / DIRECT_SIGMA)
+    if factor == 1.0 or min(h, w) / factor < 4:
+        return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma,
+                                borderType=cv2.BORDER_REFLECT)
+    small = cv2.resize(image, (max(1, round(w / factor)), max(1, round(h / factor))),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / factor, sigmaY=sigma / factor,
+                             borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
