@@ -90,6 +90,13 @@ def test_export_means_agreement_and_attention(study, tmp_path):
     assert len(rows) == len(study.answer_rows())
     assert {r["annotator"] for r in rows if r["excluded"] == "1"} == {"A3"}
     assert json.loads((out / "rating.json").read_text())["study"] == "s1"
+    # `understudy evaluate` shows the export when it lies in the report folder
+    from understudy.evaluation.report import rating_table
+
+    table = rating_table(json.loads((out / "rating.json").read_text()))
+    by_method = {row[0]: row for row in table["rows"]}
+    assert by_method["refsd"][1].startswith("4.00") and by_method["blur"][2].startswith("1.00")
+    assert "realism_identity.png" in table["plots"]
     # with no attention threshold everyone counts and A3's realism answers disagree
     loose = export_study(study, tmp_path / "loose", ExportOptions(min_attention=0.0, plots=False))
     assert loose["methods"]["refsd"]["realism"]["annotators"] == 3

@@ -132,14 +132,17 @@ def _run(dataset: Dataset, opts: EvaluationOptions, models: Models, cache: Analy
     report["notes"] = list(dict.fromkeys(models.notes + collector.notes + opts.extra_notes))
     report["cache"] = {"hits": cache.hits, "computed": cache.misses,
                        "dir": str(cache.root) if cache.root else None}
-    utility = out / "utility.json"
-    if utility.is_file():
-        import json
+    # Results other commands wrote into the same folder join the report: `understudy utility`
+    # (utility.json) and `understudy rate export -o REPORT_DIR` (rating.json + its plots).
+    import json
 
-        try:
-            report["utility"] = json.loads(utility.read_text())
-        except (OSError, ValueError) as exc:
-            report["notes"].append(f"utility.json could not be read: {exc}")
+    for key in ("utility", "rating"):
+        extra = out / f"{key}.json"
+        if extra.is_file():
+            try:
+                report[key] = json.loads(extra.read_text())
+            except (OSError, ValueError) as exc:
+                report["notes"].append(f"{key}.json could not be read: {exc}")
     return report
 
 

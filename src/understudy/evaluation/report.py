@@ -95,6 +95,28 @@ def simple_table(report: dict[str, Any], columns: list[tuple[str, str, int]], se
     return {"header": ["method"] + [c[0] for c in columns], "rows": rows}
 
 
+def rating_table(rating: Any) -> dict[str, Any] | None:
+    """``rating.json`` (from ``understudy rate export``) as one row per method: mean score
+    and 95 % interval for realism, identity and attributes."""
+    if not isinstance(rating, dict) or not isinstance(rating.get("methods"), dict):
+        return None
+    questions = ("realism", "identity", "attributes_all")
+    header = ["method"] + ["realism (1-5)", "same person? (1-5, lower is safer)", "attributes"]
+    rows = []
+    for method, scores in rating["methods"].items():
+        cells = [method]
+        for q in questions:
+            stat = scores.get(q) if isinstance(scores, dict) else None
+            if isinstance(stat, dict) and stat.get("mean") is not None:
+                cells.append(f"{stat['mean']:.2f} [{stat.get('ci_low', float('nan')):.2f}, "
+                             f"{stat.get('ci_high', float('nan')):.2f}] n={stat.get('n', '?')}")
+            else:
+                cells.append("–")
+        rows.append(cells)
+    plots = [p for p in rating.get("plots", []) if isinstance(p, str) and "/" not in p]
+    return {"header": header, "rows": rows, "plots": plots, "study": rating.get("study", "")}
+
+
 def utility_table(utility: Any) -> dict[str, Any] | None:
     """``utility.json`` as a table when it is (or holds) a list of flat rows."""
     rows = utility
@@ -261,6 +283,7 @@ def render_html(report: dict[str, Any]) -> str:
     return template.render(report=report, privacy=privacy_tables(report), tables=tables,
                            plots=plots(report), examples=examples(report), poster=POSTER_R1,
                            utility=utility_table(report.get("utility")),
+                           rating=rating_table(report.get("rating")),
                            utility_raw=json.dumps(report.get("utility"), indent=1)
                            if report.get("utility") is not None else None,
                            models=json.dumps(report.get("models", {}), indent=1))
