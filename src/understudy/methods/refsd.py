@@ -1,0 +1,314 @@
+"""RefSD (Rendering-Refined Stable Diffusion, Patwari et al.): replace every person with a
+rendered, dressed 3D avatar in the same posture, then refine it with Stable Diffusion.
+
+1. Removal: each person's region is dilated by a margin (``margin`` px, or by default
+   ``MARGIN_SHARE`` of the person's height, at least ``MIN_MARGIN`` px) and the union of
+   those holes is inpainted (``understudy.inpaint``: OpenCV Telea, or SD inpainting weights).
+2. Avatar: an anny body with the person's stand-in phenotype (``understudy.attributes`` ->
+   ``understudy.body.phenotype``) and a sampled outfit (``understudy.body.clothing``) is
+   fitted to the person's MediaPipe 3D and 2D landmarks (``understudy.body.fit``), rendered
+   offscreen with light taken from the surroundings, and composited far to near inside the
+   dilated region (``understudy.render``).
+3. Refinement (only with ``model``): SD img2img on a crop around each person with the
+   attribute prompt, optionally with pose and Canny ControlNets (``refsd_refine``).
+
+Without diffusion weights RefSD runs stages 1-2 ("render" mode), says so once in the
+result notes, and records the mode per person in the audit. Only pixels inside the dilated
+person regions change. A person without usable landmarks, or whose fit or render fails, is
+reported ``failed`` and the fail-closed guard masks them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from understudy.attributes import NEGATIVE_PROMPT, parse_attributes
+from understudy.errors import UsageError
+from understudy.regions import dilate, mask_bbox
+from understudy.scene import Outcome, RegionResult, Result, Scene
+
+MARGIN_SHARE = 0.03
+MIN_MARGIN = 6
+RENDER_NOTE = ("refsd: render mode (no diffusion weights given with --model): avatars are "
+               "rendered and composited without Stable Diffusion refinement")
+STAGES = ("inpaint", "fit", "render", "refine")
+
+
+@dataclass
+class RefSDOptions:
+    attributes: str | None = "random"  # "random", "age=30s,gender=female,...", or a file
+    margin: int | None = None  # dilation of each person region, px (default: 3 % of height)
+    inpaint: str = "telea"  # telea | ns | sd
+    inpaint_model: str | None = None  # SD inpainting weights; implies inpaint="sd"
+    model: str | None = None  # SD 1.x weights for stage 3; None = render mode
+    pose_controlnet: str | None = None
+    canny_controlnet: str | None = None
+    strength: float = 0.45
+    steps: int = 30
+    guidance: float = 7.5
+    resolution: int = 512
+    device: str = "auto"
+    dtype: str = "auto"
+    offload: bool = False
+    offline: bool = False
+    fit_steps: int = 40
+    focal: float | None = None  # camera focal length in px when known
+    anny_cache: str | None = None  # anny's model cache (default ~/.cache/understudy/anny)
+    seed_offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.margin is not None and self.margin < 0:
+            raise UsageError(f"refsd margin must be >= 0 px, got {self.margin}")
+        if self.inpaint_model and self.inpaint not in ("telea", "sd"):
+            raise UsageError(f"refsd inpaint_model was given with inpaint={self.inpaint!r}; "
+                             "use inpaint=sd (or leave inpaint unset)")
+        if self.inpaint_model:
+            self.inpaint = "sd"
+        if (self.pose_controlnet or self.canny_controlnet) and not self.model:
+            raise UsageError("refsd ControlNets need SD weights for stage 3: give --model")
+        if self.fit_steps < 0:
+            raise UsageError(f"refsd fit_steps must be >= 0, got {self.fit_steps}")
+        self.source = parse_attributes(self.attributes)
+        # Build the sub-options now so that a wrong value fails before any model loads.
+        from understudy.body.fit import FitOptions
+        from understudy.inpaint import InpaintOptions
+
+        self.fit = FitOptions(steps=self.fit_steps, focal=self.focal)
+        self.inpaint_options = InpaintOptions(
+            method=self.inpaint, model=self.inpaint_model, size=self.resolution,
+            steps=self.steps, guidance=self.guidance, device=self.device, dtype=self.dtype,
+            offload=self.offload, offline=self.offline)
+        self.refine = None
+        if self.model:
+            from understudy.methods.refsd_refine import RefineOptions
+
+            self.refine = RefineOptions(
+                self.model, self.pose_controlnet, self.canny_controlnet, self.strength,
+                self.steps, self.guidance, resolution=self.resolution, device=self.device,
+                dtype=self.dtype, offload=self.offload, offline=self.offline)
+
+    @property
+    def mode(self) -> str:
+        return "refined" if self.model else "render"
+
+
+class RefSD:
+    name = "refsd"
+
+    def __init__(self, options: RefSDOptions | None = None, body: Any = None,
+                 inpaint_pipeline: Any = None, refine_pipeline: Any = None,
+                 keep_stages: bool = False):
+        from understudy.inpaint import Inpainter
+
+        self.options = options or RefSDOptions()
+        self._body = body  # a loaded BodyModel can be shared (tests, batch workers)
+        self._renderer = None
+        self.inpainter = Inpainter(self.options.inpaint_options, inpaint_pipeline)
+        self.refiner = None
+        if self.options.refine is not None:
+            from understudy.methods.refsd_refine import Refiner
+
+            self.refiner = Refiner(self.options.refine, refine_pipeline)
+        self._said_mode = False
+        # With keep_stages, the last image's intermediate outputs (for docs and debugging):
+        # "holes" (H, W) bool, "inpainted" and "composite" (H, W, 3) uint8.
+        self.keep_stages = keep_stages
+        self.stages: dict[str, np.ndarray] = {}
+        self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # seconds, summed
+        self.people_done = 0
+
+    @property
+    def body(self) -> Any:
+        if self._body is None:
+            from understudy.body.model import load_body_model
+
+            self._body = load_body_model(self.options.anny_cache)
+        return self._body
+
+    @property
+    def renderer(self) -> Any:
+        if self._renderer is None:
+            from understudy.render.offscreen import Renderer
+
+            self._renderer = Renderer()
+        return self._renderer
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def margin_for(self, mask: np.ndarray) -> int:
+        if self.options.margin is not None:
+            return int(self.options.margin)
+        bounds = mask_bbox(mask)
+        height = 0 if bounds is None else bounds[3] - bounds[1]
+        return max(MIN_MARGIN, int(round(MARGIN_SHARE * height)))
+
+    def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
+        if scene.target != "people":
+            raise UsageError("method refsd replaces whole people: use --target people")
+        from understudy.body.clothing import THICKNESS, sample_outfit, vertex_colors, \
+            vertex_regions
+        from understudy.body.fit import fit_bodies
+        from understudy.body.phenotype import phenotype_for
+        from understudy.render.composite import composite, estimate_light, match_light, ring
+        from understudy.render.offscreen import Camera, vertex_normals
+
+        image = scene.image
+        h, w = scene.frame.size
+        regions = scene.regions()
+        allowed = [dilate(r.mask, self.margin_for(r.mask)) if r.mask.any() else r.mask
+                   for r in regions]
+        hole = np.zeros((h, w), bool)
+        for a in allowed:
+            hole |= a
+        base_seed = int(rng.integers(2**31 - 1)) + self.options.seed_offset
+
+        t = time.perf_counter()
+        background = self.inpainter(image, hole, base_seed, parts=allowed)
+        self.timings["inpaint"] += time.perf_counter() - t
+
+        records: list[RegionResult | None] = [None] * len(regions)
+        todo = []  # (region index, attributes, phenotype, outfit, seed)
+        for i, region in enumerate(regions):
+            person = region.person
+            if not region.mask.any():
+                records[i] = RegionResult(region.kind, region.box, region.score, Outcome.SKIPPED,
+                                          "region lies outside the image", region.track_id)
+                continue
+            if region.uncertain:
+                records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
+                                          "uncertain detection", region.track_id)
+                continue
+            prng = scene.rng_for(i, region)
+            attrs = self.options.source.for_person(
+                i, region.track_id, prng, source=scene.frame.source,
+                overrides=person.attributes if person is not None else None)
+            pheno = phenotype_for(attrs, prng)
+            outfit = sample_outfit(attrs, prng, pheno.skin)
+            seed = int(prng.integers(2**31 - 1)) + self.options.seed_offset
+            todo.append((i, attrs, pheno, outfit, seed))
+
+        t = time.perf_counter()
+        entries = []
+        for i, _, pheno, _, _ in todo:
+            person = regions[i].person
+            bounds = mask_bbox(regions[i].mask)
+            ok_format = person is not None and person.keypoint_format == "mediapipe33"
+            entries.append({
+                "keypoints2d": person.keypoints2d if ok_format else None,
+                "keypoints3d": person.keypoints3d if ok_format else None,
+                "phenotype": pheno.values, "scale": bounds[3] - bounds[1]})
+        fits = fit_bodies(self.body, entries, (h, w), self.options.fit) if entries else []
+        self.timings["fit"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        body = self.body
+        faces = body.faces[~body.hidden_faces]
+        camera = Camera(self.options.fit.focal_for((h, w)), w / 2.0, h / 2.0)
+        layers = []
+        info: dict[int, dict[str, Any]] = {}
+        for (i, attrs, pheno, outfit, seed), fit in zip(todo, fits):
+            region = regions[i]
+            if isinstance(fit, str):
+                records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
+                                          f"refsd: {fit}", region.track_id)
+                continue
+            try:
+                crop = mask_bbox(allowed[i])
+                prng = np.random.default_rng(seed)
+                labels = vertex_regions(body, fit.rest_vertices, fit.rest_heads, outfit)
+                colors = vertex_colors(labels, fit.rest_vertices, outfit, pheno.skin, prng)
+                offset = np.vectorize(THICKNESS.get)(labels).astype(np.float32)
+                normals = vertex_normals(fit.vertices, body.faces)
+                verts = fit.vertices + normals * offset[:, None]
+                around = ring(allowed[i], 12)
+                layer = self.renderer.render(verts, faces, colors, camera, crop,
+                                             estimate_light(background, around))
+                layer = match_light(layer, background[around])
+            except Exception as exc:  # noqa: BLE001 - one person's failure is masked, not fatal
+                records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
+                                          f"refsd render failed: {type(exc).__name__}: {exc}"[:300],
+                                          region.track_id)
+                continue
+            layers.append((layer, crop, allowed[i], fit.depth))
+            info[i] = {"attrs": attrs, "pheno": pheno, "outfit": outfit, "seed": seed,
+                       "fit": fit, "layer": layer, "crop": crop}
+        out = composite(background, layers)
+        self.timings["render"] += time.perf_counter() - t
+        if self.keep_stages:
+            self.stages = {"holes": hole, "inpainted": background, "composite": out}
+
+        if self.refiner is not None and info:
+            t = time.perf_counter()
+            out = self._refine(scene, out, regions, allowed, info)
+            self.timings["refine"] += time.perf_counter() - t
+
+        for i, data in info.items():
+            region = regions[i]
+            audit = {
+                "method": "refsd", "mode": self.options.mode,
+                "attributes": data["attrs"].to_json(),
+                "attribute_source": self.options.source.spec,
+                "outfit": data["outfit"].to_json(),
+                "skin": list(data["pheno"].skin),
+                "seed": data["seed"],
+                "fit_error_px": round(data["fit"].error_px, 2),
+                "silhouette_iou": round(silhouette_iou(data["layer"], data["crop"],
+                                                       region.mask), 3),
+                "margin_px": self.margin_for(region.mask),
+                "inpaint": self.options.inpaint,
+            }
+            if self.refiner is not None:
+                audit["prompt"] = data["attrs"].prompt(data["outfit"].describe())
+            records[i] = RegionResult(region.kind, region.box, region.score, Outcome.REPLACED,
+                                      track_id=region.track_id, attributes=audit)
+        self.people_done += len(info)
+        notes = []
+        if self.refiner is None and not self._said_mode:
+            notes.append(RENDER_NOTE)
+            self._said_mode = True
+        return Result(out, [r for r in records if r is not None], notes)
+
+    def _refine(self, scene: Scene, image: np.ndarray, regions, allowed,
+                info: dict[int, dict[str, Any]]) -> np.ndarray:
+        """Stage 3 per person, far to near so that nearer people are refined last."""
+        import cv2
+
+        from understudy.diffusion.annotators import CANNY_THRESHOLDS, draw_pose
+
+        h, w = scene.frame.size
+        order = sorted(info, key=lambda i: -info[i]["fit"].depth)
+        for i in order:
+            data = info[i]
+            controls: dict[str, np.ndarray] = {}
+            kinds = self.options.refine.controlnets if self.options.refine else {}
+            if "pose" in kinds:
+                one = Scene(scene.frame, people=[regions[i].person], target="people")
+                controls["pose"] = draw_pose(one)
+            if "canny" in kinds:
+                x0, y0, x1, y1 = data["crop"]
+                layer = data["layer"]
+                avatar = (layer.rgb * (layer.alpha[..., None] > 0.5)).astype(np.uint8)
+                edges = np.zeros((h, w), np.uint8)
+                edges[y0:y1, x0:x1] = cv2.Canny(cv2.cvtColor(avatar, cv2.COLOR_RGB2GRAY),
+                                                *CANNY_THRESHOLDS)
+                controls["canny"] = np.repeat(edges[:, :, None], 3, axis=2)
+            prompt = data["attrs"].prompt(data["outfit"].describe())
+            image = self.refiner(image, allowed[i], prompt, NEGATIVE_PROMPT, data["seed"],
+                                 controls)
+        return image
+
+
+def silhouette_iou(layer: Any, crop: tuple[int, int, int, int], mask: np.ndarray) -> float:
+    """IoU of the avatar's silhouette (alpha > 0.5, before clipping) and the person's mask."""
+    x0, y0, x1, y1 = crop
+    avatar = np.zeros(mask.shape, bool)
+    avatar[y0:y1, x0:x1] = layer.alpha > 0.5
+    union = (avatar | mask).sum()
+    return float((avatar & mask).sum() / union) if union else 0.0

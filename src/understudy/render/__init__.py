@@ -1,0 +1,1 @@
+"""Offscreen rendering of dressed avatars (pyrender on EGL) and compositing into photos."""
