@@ -17,6 +17,9 @@ from understudy.errors import MissingDependency, UsageError
 from understudy.regions import int_box
 
 NUM_LANDMARKS = 33
+# MediaPipe's landmark order after a left-right mirror: the subject's left and right swap.
+MIRRORED = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19,
+                     22, 21, 24, 23, 26, 25, 28, 27, 30, 29, 32, 31])
 # MediaPipe landmark indices of the head (nose, eyes, ears, mouth): where a face should sit.
 HEAD_LANDMARKS = tuple(range(11))
 
@@ -72,7 +75,7 @@ class MediaPipePose:
         self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1,
                                   enable_segmentation=True,
                                   min_detection_confidence=self.options.min_detection_confidence)
-        self.model_id = "mediapipe-pose-full-0.10.21"
+        self.model_id = "mediapipe-pose-full-0.10.21+mirror-retry"
 
     def close(self) -> None:
         self._pose.close()
@@ -90,15 +93,39 @@ class MediaPipePose:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)),
                                      max(1, round(crop.shape[0] * scale))),
                               interpolation=cv2.INTER_AREA)
-        result = self._pose.process(np.ascontiguousarray(crop))  # wants C-contiguous RGB
-        if result.pose_landmarks is None:
+        found = self._landmarks(crop)
+        if found is None:
             return None
+        norm2d, world, mask = found
         cw, ch = x1 - x0, y1 - y0
-        lm = result.pose_landmarks.landmark
-        k2 = np.array([[x0 + p.x * cw, y0 + p.y * ch, p.visibility] for p in lm], np.float32)
-        wl = result.pose_world_landmarks.landmark
-        k3 = np.array([[p.x, p.y, p.z, q.visibility] for p, q in zip(wl, lm)], np.float32)
-        mask = np.asarray(result.segmentation_mask, np.float32)
+        k2 = np.column_stack([x0 + norm2d[:, 0] * cw, y0 + norm2d[:, 1] * ch, norm2d[:, 2]])
+        k3 = np.column_stack([world, norm2d[:, 2]])
+        k2, k3 = k2.astype(np.float32), k3.astype(np.float32)
         if mask.shape != (ch, cw):
             mask = cv2.resize(mask, (cw, ch), interpolation=cv2.INTER_LINEAR)
         return PoseEstimate(k2, k3, (x0, y0, x1, y1), mask)
+
+    def _landmarks(self, crop: np.ndarray):
+        """(33, 3) normalised x, y, visibility; (33, 3) world metres; mask — or None.
+
+        MediaPipe's person detector is not mirror-symmetric: on the bundled cameraman photo
+        (a side view at the image edge) it finds nobody in the crop and finds him in the
+        mirrored crop. So a miss is retried mirrored, and the result mirrored back (x flips,
+        the subject's left and right landmarks swap)."""
+        for mirrored in (False, True):
+            view = crop[:, ::-1] if mirrored else crop
+            result = self._pose.process(np.ascontiguousarray(view))  # wants C-contiguous RGB
+            if result.pose_landmarks is None:
+                continue
+            lm, wl = result.pose_landmarks.landmark, result.pose_world_landmarks.landmark
+            norm2d = np.array([[p.x, p.y, p.visibility] for p in lm], np.float64)
+            world = np.array([[p.x, p.y, p.z] for p in wl], np.float64)
+            mask = np.asarray(result.segmentation_mask, np.float32)
+            if mirrored:
+                norm2d = norm2d[MIRRORED]
+                norm2d[:, 0] = 1.0 - norm2d[:, 0]
+                world = world[MIRRORED]
+                world[:, 0] = -world[:, 0]
+                mask = np.ascontiguousarray(mask[:, ::-1])
+            return norm2d, world, mask
+        return None
