@@ -1,0 +1,1 @@
+"""Training of the few learned parts (CAMOUFLaGE's IDF ControlNet, ...); each trainer is one module."""
