@@ -270,6 +270,10 @@ class Camouflage:
         return self._captioner(image)
 
     # -- running ---------------------------------------------------------------------------
+    def margin_for(self, mask: np.ndarray) -> int:
+        """Pixels this far outside a region may change: the blend in person mode, anything in scene mode."""
+        return self.options.blend if self.options.mode == "person" else max(mask.shape)
+
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
         if len(self.options.scales) != 1:
             raise UsageError("anonymization_scale holds several values; build one method per "

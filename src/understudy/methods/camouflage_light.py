@@ -203,6 +203,10 @@ class CamouflageLight:
         return vectors
 
     # -- running ---------------------------------------------------------------------------
+    def margin_for(self, mask: np.ndarray) -> int:
+        """Pixels this far outside a region may change: the blend in person mode, anything in scene mode."""
+        return self.options.blend if self.options.mode == "person" else max(mask.shape)
+
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
         self.load()
         regions = scene.regions()

@@ -88,6 +88,10 @@ class MaskSD:
         self._pipe = pipe
         return self
 
+    def margin_for(self, mask: np.ndarray) -> int:
+        """Pixels this far outside a region may change: the dilation and the blend."""
+        return self.options.margin
+
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
         from PIL import Image
 
