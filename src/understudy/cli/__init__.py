@@ -18,8 +18,12 @@ from understudy.errors import UnderstudyError
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("anonymize", "understudy.cli.anonymize", "replace or hide the people in images and videos"),
     ("methods", "understudy.cli.methods", "list the anonymization methods and whether they run here"),
+    ("evaluate", "understudy.cli.evaluate", "measure privacy, posture, attributes and quality of anonymized images"),
     ("doctor", "understudy.cli.doctor", "show which optional parts and model weights are present"),
     ("demo", "understudy.cli.demo", "anonymize the bundled sample images and write a before/after sheet"),
+    ("train", "understudy.cli.train", "train the learned parts some methods need (idf: CAMOUFLaGE's negative ControlNet)"),
+    ("rate", "understudy.cli.rate", "run a human rating study of anonymized images in a browser"),
+    ("utility", "understudy.cli.utility", "train a small model on synthetic, real, both, synthetic-then-real; test on real"),
 )
 
 

