@@ -49,8 +49,7 @@ def enforce(scene: Scene, regions: list[Region], result: Result) -> Result:
         elif record.outcome in (Outcome.FAILED,):
             reason = record.reason or "method could not process this region"
         elif record.outcome == Outcome.REPLACED and region.mask.any():
-            change = np.abs(image[region.mask].astype(np.int16)
-                            - original[region.mask].astype(np.int16)).mean()
+            change = mean_change(image, original, region.mask)
             if change < MIN_MEAN_CHANGE:
                 reason = f"method left the region unchanged (mean change {change:.2f})"
         if reason:
@@ -59,6 +58,17 @@ def enforce(scene: Scene, regions: list[Region], result: Result) -> Result:
                                   record.track_id, record.attributes)
         records.append(record)
     return Result(image, records, list(result.notes))
+
+
+def mean_change(image: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
+    """Mean absolute difference (0-255) over the pixels of ``mask``, computed on its bounding
+    box only: a face is a small part of a large photo."""
+    from understudy.regions import mask_bbox
+
+    x0, y0, x1, y1 = mask_bbox(mask)
+    inside = mask[y0:y1, x0:x1]
+    diff = np.abs(image[y0:y1, x0:x1].astype(np.int16) - original[y0:y1, x0:x1].astype(np.int16))
+    return float(diff[inside].mean())
 
 
 def _contract_problem(scene: Scene, regions: list[Region], result: Result) -> str | None:

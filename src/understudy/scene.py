@@ -108,26 +108,35 @@ class Scene:
     # People and faces perception left alone on purpose (excluded region, too small), with
     # why: ``Outcome.SKIPPED`` records for the audit, not regions for the method.
     skipped: list[RegionResult] = field(default_factory=list)
+    _regions: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def image(self) -> np.ndarray:
         return self.frame.image
 
     def regions(self) -> list[Region]:
-        """The regions to anonymize for this scene's target, in a stable order."""
+        """The regions to anonymize for this scene's target, in a stable order.
+
+        Computed once per scene (the guard, the method and the audit all ask) and shared, so
+        the masks are read-only: a method that wants to grow one works on a copy."""
+        key = (self.target, len(self.faces), len(self.people))
+        if self._regions is None or self._regions[0] != key:
+            self._regions = (key, self._build_regions())
+        return list(self._regions[1])
+
+    def _build_regions(self) -> list[Region]:
         from understudy.regions import face_region_mask, person_region_mask
 
         h, w = self.frame.size
         if self.target == "faces":
-            return [
-                Region("face", f.box, face_region_mask(f.box, (h, w)), f.score, face=f)
-                for f in self.faces
-            ]
-        return [
-            Region("person", p.box, person_region_mask(p, (h, w)), p.score, person=p,
-                   uncertain=p.uncertain)
-            for p in self.people
-        ]
+            regions = [Region("face", f.box, face_region_mask(f.box, (h, w)), f.score, face=f)
+                       for f in self.faces]
+        else:
+            regions = [Region("person", p.box, person_region_mask(p, (h, w)), p.score, person=p,
+                              uncertain=p.uncertain) for p in self.people]
+        for region in regions:
+            region.mask.setflags(write=False)
+        return regions
 
     def rng_for(self, region_index: int, region: Region | None = None) -> np.random.Generator:
         """A generator for one region: seeded by the run seed and the track, so that the same
