@@ -51,6 +51,18 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     stand_in.add_argument("--anonymization-scale", metavar="A[,A...]",
                           help="CAMOUFLaGE a_s; a comma list writes one output folder per value")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    scale = parser.add_argument_group("scale (see docs/scale.md)")
+    scale.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: --workers processes here (default); ray: a Ray Data run")
+    scale.add_argument("--address", metavar="ADDR",
+                       help="--engine ray: the cluster to join (auto, HOST:6379 or "
+                            "ray://HOST:10001); default: start Ray on this machine")
+    scale.add_argument("--actors", type=int, default=0, metavar="N",
+                       help="--engine ray: actors, each loading the models once (default: "
+                            "--workers if given, else one per GPU, else one per CPU of the cluster)")
+    scale.add_argument("--batch-size", type=int, metavar="N",
+                       help="largest GPU batch of methods that batch, halved on out-of-memory; "
+                            "with --engine ray also the inputs per actor call (default 8)")
 
 
 def parse_option_pairs(pairs: list[str]) -> dict[str, Any]:
@@ -111,6 +123,12 @@ def build_options(args: argparse.Namespace):
             method_options["anonymization_scale"] = scales[0]
         else:
             variants = tuple((f"as_{s:g}", {"anonymization_scale": s}) for s in scales)
+    if getattr(args, "batch_size", None) is not None:
+        from understudy.scale.batching import BatchingOptions, accepts_batch_size
+
+        BatchingOptions(batch_size=args.batch_size)  # validates, with the flag's name
+        if accepts_batch_size(args.method):
+            method_options.setdefault("batch_size", args.batch_size)
     image_root = args.sources[0] if len(args.sources) == 1 else None
     perception = PerceptionOptions(
         target=args.target, seed=args.seed, annotations=args.annotations, image_root=image_root,
@@ -138,6 +156,8 @@ def _engine(args: argparse.Namespace):
     """The runner to use: local by default; the Ray runner with ``--engine ray``."""
     engine = getattr(args, "engine", "local")
     if engine == "local":
+        if getattr(args, "address", None):
+            raise UsageError("--address is for --engine ray; add --engine ray or drop --address")
         from understudy.runner import run
 
         return run

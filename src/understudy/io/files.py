@@ -12,6 +12,7 @@ import errno
 import os
 import secrets
 import stat
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -161,8 +162,16 @@ def discover(sources: list[str]) -> Iterator[InputItem]:
     several = len(sources) > 1
     claimed: dict[PurePosixPath, Path] = {}
     seen_files: set[tuple[int, int, PurePosixPath]] = set()
+    # Two outputs can only collide between sources with the same top-level output name; only
+    # those are tracked, so one folder of a million files costs no per-file memory (~800 B
+    # per file otherwise).
+    tops = Counter(_top_name(source, several) for source in sources)
     for source in sources:
+        track = tops[_top_name(source, several)] > 1
         for item in _source_items(source, several):
+            if not track:
+                yield item
+                continue
             key = item.relative
             previous = claimed.get(key)
             if previous is None:
@@ -178,6 +187,18 @@ def discover(sources: list[str]) -> Iterator[InputItem]:
                     continue  # the same file given twice: one output, not an error
             yield InputItem(item.path, key, item.kind,
                             f"output {key} would overwrite the output of {previous}")
+
+
+def _top_name(source: str, several: bool) -> str | None:
+    """The first component of a source's outputs under DST ("" for a lone folder); None when
+    it cannot be told, which counts as a possible collision."""
+    path = Path(source)
+    try:
+        if os.path.isdir(path):
+            return path.resolve().name if several else ""
+    except OSError:
+        return None
+    return path.name
 
 
 def _inside(child: Path, parent: Path) -> bool:
