@@ -210,7 +210,7 @@ def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = N
     finally:
         audit.close()
     summary.seconds = time.perf_counter() - started
-    _carry_annotations(options, destination)
+    carry_run_annotations(options, destination)
     return summary
 
 
@@ -235,7 +235,7 @@ def _run_pool(items, destination, options, done, record) -> None:
             record(future.result())
 
 
-def _carry_annotations(options: RunOptions, destination: Path) -> None:
+def carry_run_annotations(options: RunOptions, destination: Path) -> None:
     """Write the COCO annotations of the processed images next to the outputs (people keep
     their places and poses, so the annotations stay valid)."""
     annotations = options.anonymize.perception.annotations

@@ -80,7 +80,7 @@ def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = N
     ``understudy.runner.run``. Uses the Ray instance this process is already connected to,
     else connects to ``ray_options.address``, else starts a local one (and stops it after)."""
     from understudy.io.files import check_destination, discover, remove_stale_temps
-    from understudy.runner import _carry_annotations
+    from understudy.runner import carry_run_annotations
 
     ray_options = ray_options or RayOptions()
     ray = _import_ray()
@@ -122,7 +122,7 @@ def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = N
             if started_here:
                 ray.shutdown()
     summary.seconds = time.perf_counter() - started
-    _carry_annotations(options, destination)
+    carry_run_annotations(options, destination)
     return summary
 
 
