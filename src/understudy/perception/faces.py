@@ -78,6 +78,9 @@ class CenterFaceDetector:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        # Every image has its own input shape; memory-pattern planning is redone per shape
+        # and cost ~18 % of the time on a mixed folder here.
+        opts.enable_mem_pattern = False
         if self.options.threads:
             opts.intra_op_num_threads = self.options.threads
         self.session = ort.InferenceSession(model.SerializeToString(), opts,
