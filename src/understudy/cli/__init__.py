@@ -35,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="understudy", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="understudy", description="Replace the people in images and videos "
+                     "with synthetic stand-ins, and measure how well that protects them.")
     parser.add_argument("--version", action="version", version=f"understudy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in COMMANDS:
