@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 DEV=0; [ "${1:-}" = "--dev" ] && DEV=1
 
 if command -v apt-get >/dev/null 2>&1; then
-  pkgs="libegl1 libegl-mesa0 libgl1-mesa-dri ffmpeg opencv-data"
+  pkgs="libegl1 libegl-mesa0 libgl1-mesa-dri opencv-data"
   [ "$DEV" = 1 ] && pkgs="$pkgs chromium"
   missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then
