@@ -9,7 +9,7 @@ from understudy.errors import UsageError
 from understudy.scene import TARGETS
 
 # Flags that become method options when given (and are an error for methods without them).
-METHOD_FLAGS = ("attributes", "model", "strength")
+METHOD_FLAGS = ("attributes", "model")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +114,7 @@ def build_options(args: argparse.Namespace):
 
     method_options = parse_option_pairs(args.option)
     for flag in METHOD_FLAGS:
-        if getattr(args, flag, None) is not None:
+        if getattr(args, flag) is not None:
             method_options[flag] = getattr(args, flag)
     variants: tuple[tuple[str, dict[str, Any]], ...] = (("", {}),)
     if args.anonymization_scale is not None:
@@ -123,7 +123,7 @@ def build_options(args: argparse.Namespace):
             method_options["anonymization_scale"] = scales[0]
         else:
             variants = tuple((f"as_{s:g}", {"anonymization_scale": s}) for s in scales)
-    if getattr(args, "batch_size", None) is not None:
+    if args.batch_size is not None:
         from understudy.scale.batching import BatchingOptions, accepts_batch_size
 
         BatchingOptions(batch_size=args.batch_size)  # validates, with the flag's name
@@ -154,9 +154,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _engine(args: argparse.Namespace):
     """The runner to use: local by default; the Ray runner with ``--engine ray``."""
-    engine = getattr(args, "engine", "local")
-    if engine == "local":
-        if getattr(args, "address", None):
+    if args.engine == "local":
+        if args.address:
             raise UsageError("--address is for --engine ray; add --engine ray or drop --address")
         from understudy.runner import run
 
