@@ -189,7 +189,8 @@ def build_perceiver(options: PerceptionOptions,
     """The default perceiver for ``options``, with the models that ship offline.
 
     ``people_detector`` replaces the SSDLite box detector (MediaPipe still adds pose and
-    masks); ``options.annotations`` replaces detection with the people of a COCO file.
+    masks); ``options.annotations`` replaces detection with the people of a COCO file
+    (MediaPipe adds pose to them; their boxes, masks and ids stay the annotation's).
     """
     from understudy.perception.faces import CenterFaceDetector, FaceDetectorOptions
 
@@ -199,8 +200,10 @@ def build_perceiver(options: PerceptionOptions,
     if options.target == "people":
         if options.annotations:
             from understudy.io.coco import CocoAnnotations, CocoPeople
+            from understudy.perception.pose import MediaPipePose
 
-            people = CocoPeople(CocoAnnotations.load(options.annotations))
+            # Same pose model and settings as detected people: avatar methods need its 3D.
+            people = CocoPeople(CocoAnnotations.load(options.annotations), pose=MediaPipePose())
         else:
             people = default_people_stage(people_detector() if people_detector else None,
                                           options.cache_dir)
