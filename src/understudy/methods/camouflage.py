@@ -13,7 +13,10 @@ original. The derivation is in docs/camouflage.md.
 Modes: ``scene`` regenerates the whole frame (the paper's setting: every pixel changes);
 ``person`` (default) generates each region in a crop with context and pastes it back
 inside the region's mask with a ``blend`` px feathered edge, so the rest of the frame stays
-bit-identical.
+bit-identical. With ``batch_size`` > 1 the people of one image whose crops share a working
+size are denoised together (``understudy.scale.batching``: the batch halves on GPU
+out-of-memory); each person keeps its own seeded generator, so the result matches
+``batch_size=1`` up to the float rounding of batched kernels (see docs/scale.md).
 
 Sweeps: ``anonymization_scale`` takes a float or a list. ``expand_sweep`` turns a list into
 one option set per value with the output suffix ``as_<value>`` (the runner writes
@@ -114,6 +117,7 @@ class CamouflageOptions:
     dtype: str = "auto"
     offload: bool = False
     offline: bool = False  # hub ids from the local cache only
+    batch_size: int = 1  # person mode: people denoised together (--batch-size)
     scales: tuple[float, ...] = field(init=False, repr=False)
     controls: dict[str, str] = field(init=False, repr=False)
     weights: dict[str, float] = field(init=False, repr=False)
@@ -141,7 +145,9 @@ class CamouflageOptions:
                   ("resolution", 64 <= self.resolution <= 2048 and self.resolution % 8 == 0,
                    "a multiple of 8 in [64, 2048]"), ("padding", 0 <= self.padding <= 2,
                   "in [0, 2]"), ("blend", 0 <= self.blend <= 64, "in [0, 64] px"),
-                  ("negative_weight", self.negative_weight >= 0, ">= 0")]
+                  ("negative_weight", self.negative_weight >= 0, ">= 0"),
+                  ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1,
+                   "an integer >= 1")]
         for name, ok, allowed in checks:
             if not ok:
                 raise UsageError(f"camouflage {name}={getattr(self, name)!r} is not allowed; "
@@ -189,6 +195,10 @@ class Camouflage:
         self._models: dict[str, Any] | None = None
         self._annotators: Any = None
         self._captioner: Any = None
+        from understudy.scale.batching import AdaptiveBatcher, BatchingOptions
+
+        # One batcher per method: a batch size shrunk by out-of-memory stays shrunk.
+        self.batcher = AdaptiveBatcher(BatchingOptions(batch_size=self.options.batch_size))
 
     # -- loading ---------------------------------------------------------------------------
     def models(self) -> dict[str, Any]:
@@ -300,9 +310,9 @@ class Camouflage:
         return [(sfx, Result(out, recs, [note]))
                 for sfx, out, recs, note in zip(suffixes, outs, records, notes)]
 
-    def _generate(self, image: np.ndarray, maps: dict[str, np.ndarray], prompt: str,
-                  seed: int) -> list[np.ndarray]:
-        """One working-size image per anonymization scale, from the same noise."""
+    def _generate(self, jobs: list["_Job"]) -> list[list[np.ndarray]]:
+        """For each job (same working size), one image per anonymization scale, in one
+        batched pass per scale; every scale starts from the job's own seeded noise."""
         from understudy.attributes import NEGATIVE_PROMPT
         from understudy.diffusion.loading import import_torch
         from understudy.diffusion.negative import PositiveControl
@@ -311,17 +321,19 @@ class Camouflage:
         o = self.options
         m = self._models
         assert m is not None
-        positive = [PositiveControl(name, net, maps[name], o.weights.get(name, 1.0))
+        positive = [PositiveControl(name, net, np.stack([j.maps[name] for j in jobs]),
+                                    o.weights.get(name, 1.0))
                     for name, net in m["nets"].items()]
-        outs = []
+        per_scale = []
         for scale in o.scales:
-            generator = torch.Generator().manual_seed(seed)
-            outs.append(m["sampler"](image, prompt, positive, m["negative"],
-                                     negative_prompt=o.negative_prompt if o.negative_prompt
-                                     is not None else NEGATIVE_PROMPT, steps=o.steps,
-                                     strength=o.strength, guidance_scale=o.guidance_scale,
-                                     anonymization_scale=scale, generator=generator))
-        return outs
+            generators = [torch.Generator().manual_seed(j.seed) for j in jobs]
+            per_scale.append(m["sampler"].sample(
+                [j.image for j in jobs], [j.prompt for j in jobs], positive, m["negative"],
+                negative_prompt=o.negative_prompt if o.negative_prompt is not None
+                else NEGATIVE_PROMPT, steps=o.steps, strength=o.strength,
+                guidance_scale=o.guidance_scale, anonymization_scale=scale,
+                generators=generators))
+        return [list(images) for images in zip(*per_scale)]
 
     def _run_scene(self, scene: Scene, regions: list[Region], attributes: list[Any],
                    maps: dict[str, np.ndarray], outs: list[np.ndarray],
@@ -332,8 +344,8 @@ class Camouflage:
         seed = int(np.random.default_rng([scene.seed, 7]).integers(2**31))
         work_maps = {k: crop.cut(v, nearest=k in ("pose", "segmentation"))
                      for k, v in maps.items()}
-        images = self._generate(crop.cut(scene.image), work_maps,
-                                self.caption(scene, attributes), seed)
+        (images,) = self._generate([_Job(crop, crop.cut(scene.image), work_maps,
+                                         self.caption(scene, attributes), seed)])
         for out, image, recs in zip(outs, images, records):
             out[:] = crop.uncut(image)
             recs.extend(self._record(r, a, Outcome.REPLACED) for r, a in zip(regions, attributes))
@@ -342,25 +354,40 @@ class Camouflage:
                     maps: dict[str, np.ndarray], outs: list[np.ndarray],
                     records: list[list[RegionResult]]) -> None:
         from understudy.diffusion.crops import Crop, paste
+        from understudy.scale.batching import Failed
 
         o = self.options
+        jobs: list[_Job | None] = []
         for i, (region, attrs) in enumerate(zip(regions, attributes)):
             crop = Crop.around(region.mask, o.padding, o.resolution, min_pad=o.blend + 2)
             if crop is None:
-                for recs in records:
-                    recs.append(self._record(region, attrs, Outcome.SKIPPED,
-                                             "region lies outside the image"))
+                jobs.append(None)
                 continue
             seed = int(scene.rng_for(i, region).integers(2**31))
             work_maps = {k: crop.cut(v, nearest=k in ("pose", "segmentation"))
                          for k, v in maps.items()}
-            prompt = o.prompt or attrs.prompt()
+            jobs.append(_Job(crop, crop.cut(scene.image), work_maps, o.prompt or attrs.prompt(),
+                             seed))
+        todo = [j for j in jobs if j is not None]
+        # People whose crops share a working size are denoised together.
+        done = iter(self.batcher.map(self._generate, todo, key=lambda j: j.crop.work,
+                                     errors="return"))
+        for region, attrs, job in zip(regions, attributes, jobs):
+            if job is None:
+                for recs in records:
+                    recs.append(self._record(region, attrs, Outcome.SKIPPED,
+                                             "region lies outside the image"))
+                continue
+            images = next(done)
+            if isinstance(images, Failed):  # the guard masks it
+                for recs in records:
+                    recs.append(self._record(region, attrs, Outcome.FAILED,
+                                             f"camouflage: {images.reason}"))
+                continue
             # Each person is generated from the original crop; where masks overlap, the later
             # paste wins, and both are generated pixels.
-            for out, recs, image in zip(outs, records,
-                                        self._generate(crop.cut(scene.image), work_maps, prompt,
-                                                       seed)):
-                paste(out, crop, image, region.mask, o.blend)
+            for out, recs, image in zip(outs, records, images):
+                paste(out, job.crop, image, region.mask, o.blend)
                 recs.append(self._record(region, attrs, Outcome.REPLACED))
 
     @staticmethod
@@ -368,6 +395,17 @@ class Camouflage:
                 reason: str = "") -> RegionResult:
         return RegionResult(region.kind, region.box, region.score, outcome, reason,
                             region.track_id, attributes.to_json() if attributes else {})
+
+
+@dataclass
+class _Job:
+    """One working crop to generate: the cut image and control maps, caption and seed."""
+
+    crop: Any  # understudy.diffusion.crops.Crop
+    image: np.ndarray
+    maps: dict[str, np.ndarray]
+    prompt: str
+    seed: int
 
 
 def describe(attributes: Any) -> str:

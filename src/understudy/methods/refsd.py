@@ -59,6 +59,7 @@ class RefSDOptions:
     focal: float | None = None  # camera focal length in px when known
     anny_cache: str | None = None  # anny's model cache (default ~/.cache/understudy/anny)
     seed_offset: int = 0
+    batch_size: int = 1  # stage 3: people refined in one pipeline call (--batch-size)
 
     def __post_init__(self) -> None:
         if self.margin is not None and self.margin < 0:
@@ -89,7 +90,8 @@ class RefSDOptions:
             self.refine = RefineOptions(
                 self.model, self.pose_controlnet, self.canny_controlnet, self.strength,
                 self.steps, self.guidance, resolution=self.resolution, device=self.device,
-                dtype=self.dtype, offload=self.offload, offline=self.offline)
+                dtype=self.dtype, offload=self.offload, offline=self.offline,
+                batch_size=self.batch_size)
 
     @property
     def mode(self) -> str:
@@ -246,8 +248,13 @@ class RefSD:
 
         if self.refiner is not None and info:
             t = time.perf_counter()
-            out = self._refine(scene, out, regions, allowed, info)
+            out, failed = self._refine(scene, out, regions, allowed, info)
             self.timings["refine"] += time.perf_counter() - t
+            for i, reason in failed.items():  # the guard masks them
+                region = regions[i]
+                records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
+                                          f"refsd refine failed: {reason}", region.track_id)
+                del info[i]
 
         for i, data in info.items():
             region = regions[i]
@@ -276,14 +283,18 @@ class RefSD:
         return Result(out, [r for r in records if r is not None], notes)
 
     def _refine(self, scene: Scene, image: np.ndarray, regions, allowed,
-                info: dict[int, dict[str, Any]]) -> np.ndarray:
-        """Stage 3 per person, far to near so that nearer people are refined last."""
+                info: dict[int, dict[str, Any]]) -> tuple[np.ndarray, dict[int, str]]:
+        """Stage 3 per person, far to near so that nearer people are refined last (in
+        batches of people whose crops do not overlap, see ``Refiner.refine_many``).
+        Returns the image and the failure reason of each person it could not refine."""
         import cv2
 
         from understudy.diffusion.annotators import CANNY_THRESHOLDS, draw_pose
+        from understudy.methods.refsd_refine import RefineJob
 
         h, w = scene.frame.size
         order = sorted(info, key=lambda i: -info[i]["fit"].depth)
+        jobs = []
         for i in order:
             data = info[i]
             controls: dict[str, np.ndarray] = {}
@@ -300,9 +311,9 @@ class RefSD:
                                                 *CANNY_THRESHOLDS)
                 controls["canny"] = np.repeat(edges[:, :, None], 3, axis=2)
             prompt = data["attrs"].prompt(data["outfit"].describe())
-            image = self.refiner(image, allowed[i], prompt, NEGATIVE_PROMPT, data["seed"],
-                                 controls)
-        return image
+            jobs.append(RefineJob(allowed[i], prompt, NEGATIVE_PROMPT, data["seed"], controls))
+        image, failures = self.refiner.refine_many(image, jobs)
+        return image, {i: f.reason for i, f in zip(order, failures) if f is not None}
 
 
 def silhouette_iou(layer: Any, crop: tuple[int, int, int, int], mask: np.ndarray) -> float:

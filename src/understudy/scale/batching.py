@@ -62,6 +62,18 @@ def release_accelerator_memory() -> None:
         torch.cuda.empty_cache()
 
 
+@dataclass(frozen=True)
+class Failed:
+    """The result of an item that could not be processed (``map(..., errors="return")``)."""
+
+    error: BaseException
+
+    @property
+    def reason(self) -> str:
+        """One line for an audit record: the error's type and first line."""
+        return f"{type(self.error).__name__}: {self.error}".splitlines()[0][:300]
+
+
 @dataclass
 class BatchingOptions:
     batch_size: int = 8  # the largest batch tried
@@ -94,31 +106,62 @@ class AdaptiveBatcher:
         self._streak = 0
 
     def map(self, fn: Callable[[list[T]], Sequence[R]], items: Sequence[T],
-            key: Callable[[T], Hashable] | None = None) -> list[R]:
+            key: Callable[[T], Hashable] | None = None, errors: str = "raise"
+            ) -> list[R | Failed]:
         """Results of ``fn`` for every item, in the order of ``items``.
 
         With ``key``, a batch only holds items with equal keys (same tensor shape).
+        With ``errors="return"``, an item that cannot be processed gets a ``Failed`` result
+        instead of the error ending the whole call: a batch that runs out of memory at
+        ``min_batch_size``, or fails with any other error (then its items are retried one
+        by one, so that one bad item does not fail the others). A ``UsageError`` is always
+        raised: a user's mistake applies to every item.
         """
-        results: list[R | None] = [None] * len(items)
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+        results: list[R | Failed | None] = [None] * len(items)
         for group in group_indices(items, key):
             start = 0
             while start < len(group):
                 indices = group[start:start + self.size]
                 try:
-                    out = fn([items[i] for i in indices])
+                    out = self._call(fn, [items[i] for i in indices])
+                except UsageError:
+                    raise
                 except Exception as exc:
-                    if not is_out_of_memory(exc) or self.size <= self.options.min_batch_size:
+                    oom = is_out_of_memory(exc)
+                    if oom and self.size > self.options.min_batch_size:
+                        self._shrink()
+                        continue  # same start, smaller batch
+                    if errors == "raise":
                         raise
-                    self._shrink()
-                    continue  # same start, smaller batch
-                if len(out) != len(indices):
-                    raise ValueError(f"batch function returned {len(out)} results for "
-                                     f"{len(indices)} items")
+                    if oom or len(indices) == 1:
+                        out = [Failed(exc)] * len(indices)
+                    else:
+                        out = [self._one(fn, items[i]) for i in indices]
+                else:
+                    self._succeeded()
                 for i, value in zip(indices, out):
                     results[i] = value
                 start += len(indices)
-                self._succeeded()
         return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _call(fn: Callable[[list[T]], Sequence[R]], batch: list[T]) -> Sequence[R]:
+        out = fn(batch)
+        if len(out) != len(batch):
+            raise ValueError(f"batch function returned {len(out)} results for "
+                             f"{len(batch)} items")
+        return out
+
+    def _one(self, fn: Callable[[list[T]], Sequence[R]], item: T) -> R | Failed:
+        """``item`` alone, its error captured (isolating the item that broke a batch)."""
+        try:
+            return self._call(fn, [item])[0]
+        except UsageError:
+            raise
+        except Exception as exc:
+            return Failed(exc)
 
     def _shrink(self) -> None:
         self.on_oom()
