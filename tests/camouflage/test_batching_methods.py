@@ -12,6 +12,7 @@ from understudy.failclosed import run_guarded
 from understudy.methods.registry import load_method
 from understudy.scale.batching import AdaptiveBatcher, BatchingOptions, Failed, accepts_batch_size
 from understudy.scene import Frame, Outcome, Person, Scene
+from unet_spy import spy_unet
 
 # Batched CPU kernels (conv, matmul) may sum in another order than single ones: a pixel may
 # round to the next uint8 value: measured at most 1 level on 4-8 pixels of a 128 px image
@@ -48,22 +49,6 @@ def camo_options(tiny_dir):
 @pytest.fixture(scope="module")
 def masksd_options(tiny_dir):
     return dict(model=str(tiny_dir / "inpaint"), steps=3, resolution=64, attributes="random")
-
-
-def spy_unet(monkeypatch, unet, capacity_rows=None):
-    """Record the batch (rows) of every UNet call; above ``capacity_rows`` raise CUDA's
-    out-of-memory error, as a GPU that fits fewer people would."""
-    rows: list[int] = []
-    forward = unet.forward
-
-    def limited(sample, *args, **kwargs):
-        rows.append(int(sample.shape[0]))
-        if capacity_rows is not None and sample.shape[0] > capacity_rows:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return forward(sample, *args, **kwargs)
-
-    monkeypatch.setattr(unet, "forward", limited)
-    return rows
 
 
 def assert_same_people(a, b):

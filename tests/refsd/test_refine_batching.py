@@ -13,27 +13,13 @@ from understudy.methods.refsd import RefSD, RefSDOptions
 from understudy.methods.refsd_refine import RefineJob, RefineOptions, Refiner, waves
 from understudy.scale.batching import Failed, accepts_batch_size
 from understudy.scene import Outcome
+from unet_spy import spy_unet
 
 from .conftest import make_scene
 
 # Batched CPU kernels may sum in another order than single ones: a pixel may round to the
 # next uint8 value (measured: at most 1 level on a few pixels with the tiny models).
 TOLERANCE = 1
-
-
-def spy_unet(monkeypatch, unet, capacity_rows=None):
-    """Record the rows of every UNet call; above ``capacity_rows`` raise CUDA's OOM."""
-    rows: list[int] = []
-    forward = unet.forward
-
-    def limited(sample, *args, **kwargs):
-        rows.append(int(sample.shape[0]))
-        if capacity_rows is not None and sample.shape[0] > capacity_rows:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return forward(sample, *args, **kwargs)
-
-    monkeypatch.setattr(unet, "forward", limited)
-    return rows
 
 
 def test_waves_keep_dependencies_and_disjoint_boxes():
