@@ -28,6 +28,17 @@ def package_file(package: str, *parts: str) -> Callable[[], Path | None]:
     return locate
 
 
+def require_package_file(package: str, *parts: str, what: str, install: str) -> Path:
+    """The path of a model file shipped inside a package, or a MissingDependency naming the
+    install command."""
+    from understudy.errors import MissingDependency
+
+    path = package_file(package, *parts)()
+    if path is None or not path.is_file():
+        raise MissingDependency(what, install)
+    return path
+
+
 def system_file(*candidates: str) -> Callable[[], Path | None]:
     def locate() -> Path | None:
         return next((Path(c) for c in candidates if Path(c).exists()), None)

