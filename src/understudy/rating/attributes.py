@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from understudy.errors import UsageError
+from understudy.io.records import read_image_csv
 
 KEY_COLUMNS = ("image", "method")
 
@@ -71,12 +72,7 @@ def load_attributes(path: str | Path, methods: list[str]) -> AttributeTable:
     records: list[dict] = []
     try:
         if path.suffix.lower() == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                reader = csv.DictReader(fh)
-                if not reader.fieldnames or "image" not in reader.fieldnames:
-                    raise UsageError(f"--attributes {path}: the CSV header needs an 'image' "
-                                     f"column, found {reader.fieldnames}")
-                records = list(reader)
+            records = read_image_csv(path, "--attributes")
         elif path.suffix.lower() == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             records = _json_records(data, methods)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from understudy.errors import UsageError
+from understudy.io.records import read_image_csv
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
@@ -90,12 +91,7 @@ def read_attribute_labels(path: str | Path, flag: str = "--labels") -> list[dict
         raise UsageError(f"{flag} {path}: no such file")
     try:
         if path.suffix.lower() == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                reader = csv.DictReader(fh)
-                if not reader.fieldnames or "image" not in reader.fieldnames:
-                    raise UsageError(f"{flag} {path}: the CSV header needs an 'image' column, "
-                                     f"found {reader.fieldnames}")
-                rows = [dict(r) for r in reader]
+            rows = read_image_csv(path, flag)
         elif path.suffix.lower() == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             if isinstance(data, dict) and "annotations" in data and "images" in data:
