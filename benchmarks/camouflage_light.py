@@ -42,10 +42,10 @@ def light_vs_base(size: int = 256, steps: int = 10, strength: float = 0.8,
 
     from understudy.diffusion.negative import CamouflageSampler, IdentityControl, PositiveControl
     from understudy.diffusion.tiny import tiny_components, tiny_controlnet
-    from understudy.light.adapters import LightAdapters
-    from understudy.light.encoders import ClipVisionEncoder
-    from understudy.light.encoding import CHANNELS
-    from understudy.light.pipeline import GenerationControls, LightGenerator
+    from understudy.diffusion.adapters.networks import LightAdapters
+    from understudy.diffusion.adapters.encoders import ClipVisionEncoder
+    from understudy.diffusion.adapters.encoding import CHANNELS
+    from understudy.diffusion.adapters.generator import GenerationControls, LightGenerator
 
     if threads:
         torch.set_num_threads(threads)

@@ -45,8 +45,8 @@ def camouflage_light():
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     from understudy.diffusion.tiny import tiny_unet
-    from understudy.light.adapters import LightAdapters
-    from understudy.light.encoders import load_image_encoder
+    from understudy.diffusion.adapters.networks import LightAdapters
+    from understudy.diffusion.adapters.encoders import load_image_encoder
     from understudy.methods.registry import load_method
 
     root = tiny_models()

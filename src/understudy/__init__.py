@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from understudy.version import __version__
 __all__ = ["anonymize", "load_method", "evaluate", "Anonymizer", "__version__"]
 
 
@@ -26,7 +26,7 @@ def __getattr__(name: str) -> Any:
 
         return load_method
     if name == "Anonymizer":
-        from understudy.pipeline import Anonymizer
+        from understudy.run.anonymizer import Anonymizer
 
         return Anonymizer
     if name == "evaluate":

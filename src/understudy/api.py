@@ -23,7 +23,7 @@ def anonymize(image: np.ndarray | str | Path, method: str = "blur", target: str 
     person with its box and outcome (``replaced``, ``masked`` when failing closed, ``skipped``).
     """
     from understudy.perception.perceiver import PerceptionOptions
-    from understudy.pipeline import AnonymizeOptions, Anonymizer
+    from understudy.run.anonymizer import AnonymizeOptions, Anonymizer
 
     source = ""
     if isinstance(image, (str, Path)):

@@ -26,10 +26,6 @@ Target = Literal["faces", "people"]
 TARGETS: tuple[str, ...] = ("faces", "people")
 
 
-def empty_boxes() -> np.ndarray:
-    return np.zeros((0, 4), np.float32)
-
-
 @dataclass
 class Frame:
     """One image to anonymize: the pixels and where they came from (metadata already gone)."""

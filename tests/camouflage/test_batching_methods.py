@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.registry import load_method
-from understudy.scale.batching import AdaptiveBatcher, BatchingOptions, Failed, accepts_batch_size
+from understudy.diffusion.batching import AdaptiveBatcher, BatchingOptions, Failed
+from understudy.methods.registry import accepts_batch_size
 from understudy.scene import Frame, Outcome, Person, Scene
 from unet_spy import spy_unet
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.registry import load_method
 from understudy.perception.faces import CenterFaceDetector
 from understudy.scene import Frame, Scene

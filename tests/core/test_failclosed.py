@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.scene import Face, Frame, Outcome, RegionResult, Result, Scene
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from understudy.errors import UsageError
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.registry import SPECS, load_method
 from understudy.regions import ellipse_mask
 from understudy.scene import Face, Frame, Outcome, Person, Scene

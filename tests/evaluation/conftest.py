@@ -70,7 +70,7 @@ def photo_dir() -> Path:
 def dataset(photo_dir, tmp_path_factory) -> dict[str, Path]:
     """``{"original": DIR, "blur-weak": DIR, "blur": DIR, "maskout": DIR}``, each anonymized
     folder with an ``audit.jsonl`` in the shape ``understudy anonymize`` writes."""
-    from understudy.failclosed import run_guarded
+    from understudy.run.guard import run_guarded
     from understudy.methods.registry import load_method
     from understudy.perception.faces import CenterFaceDetector
     from understudy.scene import Frame, Scene

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from understudy.errors import UsageError
-from understudy.evaluation import attributes as attrs
+from understudy.evaluation import attribute_fidelity as attrs
 from understudy.evaluation import posture
 from understudy.evaluation.cache import AnalysisCache
 from understudy.evaluation.dataset import read_audit

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from understudy.light.celeba import CELEBA_ATTRIBUTES
+from understudy.diffusion.adapters.celeba import CELEBA_ATTRIBUTES
 
 ENCODER_DIM = 16
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from understudy.errors import UsageError
-from understudy.light import celeba
-from understudy.light.conditions import face_condition
-from understudy.light.encoding import (CHANNELS, KEYPOINT_CHANNEL, OCCUPANCY_CHANNEL,
+from understudy.diffusion.adapters import celeba
+from understudy.diffusion.adapters.conditions import face_condition
+from understudy.diffusion.adapters.encoding import (CHANNELS, KEYPOINT_CHANNEL, OCCUPANCY_CHANNEL,
                                        PersonCondition, crop_condition, encode_people)
 
 SIZE = (120, 200)

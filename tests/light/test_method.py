@@ -8,7 +8,7 @@ import pytest
 
 from lightkit import draw_face
 from understudy.errors import UsageError
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.registry import load_method
 from understudy.regions import dilate
 from understudy.scene import Face, Frame, Outcome, Scene
@@ -17,8 +17,8 @@ from understudy.scene import Face, Frame, Outcome, Scene
 @pytest.fixture(scope="module")
 def adapters_dir(tiny_sd, tiny_encoder, tmp_path_factory):
     from understudy.diffusion.tiny import tiny_unet
-    from understudy.light.adapters import LightAdapters
-    from understudy.light.encoders import load_image_encoder
+    from understudy.diffusion.adapters.networks import LightAdapters
+    from understudy.diffusion.adapters.encoders import load_image_encoder
 
     enc = load_image_encoder(str(tiny_encoder))
     adapters = LightAdapters.fresh(tiny_unet(), enc.embed_dim, image_encoder=str(tiny_encoder),
@@ -107,7 +107,7 @@ def test_scene_mode_regenerates_the_frame_with_masked_face_tokens(loaded):
 
 
 def test_labels_and_an_attribute_model_feed_the_encoding(loaded, tmp_path):
-    from understudy.light import celeba
+    from understudy.diffusion.adapters import celeba
 
     calls = []
 

@@ -8,17 +8,17 @@ import json
 import pytest
 
 from understudy.errors import UsageError
-from understudy.light.adapters import LightAdapters
-from understudy.light.config import LightTrainConfig, load_config, preset_names
-from understudy.light.data import LightDataset
-from understudy.light.train import Frozen, LightTrainer, checkpoints
+from understudy.diffusion.adapters.networks import LightAdapters
+from understudy.train.light_config import LightTrainConfig, load_config, preset_names
+from understudy.train.light_data import LightDataset
+from understudy.train.light import Frozen, LightTrainer, checkpoints
 
 
 def frozen_parts(sd, encoder):
     from diffusers import DDPMScheduler
 
     from understudy.diffusion.loading import load_pipeline
-    from understudy.light.encoders import load_image_encoder
+    from understudy.diffusion.adapters.encoders import load_image_encoder
 
     pipe = load_pipeline(str(sd), "sd", device="cpu")
     return Frozen(pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer,

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from understudy.errors import InputError, UsageError
-from understudy.io.coco import CocoAnnotations, CocoPeople, carry_annotations
+from understudy.io.coco import CocoAnnotations, carry_annotations
+from understudy.perception.coco import CocoPeople
 from understudy.scene import Frame
 
 KEYPOINTS = [10, 12, 2, 0, 0, 0] + [20, 30, 1] * 15  # 17 triples: v 2, 0, then 1s

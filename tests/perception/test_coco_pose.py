@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from understudy.cli import main
-from understudy.io.coco import CocoAnnotations, CocoPeople, pose_matches
+from understudy.io.coco import CocoAnnotations
+from understudy.perception.coco import CocoPeople, pose_matches
 from understudy.scene import Face, Frame
 
 POLYGON = [255, 19, 230, 15, 205, 21, 158, 55, 153, 64, 153, 90, 161, 110, 182, 132, 181, 148,

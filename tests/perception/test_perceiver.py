@@ -53,7 +53,7 @@ def test_exclusions_min_size_and_uncertain_are_applied_and_explained():
 
 
 def test_uncertain_people_are_masked_by_the_guard():
-    from understudy.failclosed import run_guarded
+    from understudy.run.guard import run_guarded
     from understudy.methods.registry import load_method
 
     # Texture, so that blurring changes the certain people (a flat patch would stay as it is).

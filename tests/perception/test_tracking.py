@@ -79,7 +79,7 @@ def video():
 def test_no_face_leaks_in_video_when_the_detector_blinks(video):
     from mediapipe.python.solutions import face_detection
 
-    from understudy.failclosed import run_guarded
+    from understudy.run.guard import run_guarded
     from understudy.methods.registry import load_method
     from understudy.perception.faces import CenterFaceDetector
     from understudy.perception.perceiver import PerceptionOptions, Perceiver

@@ -141,7 +141,7 @@ def test_cli_create_serve_args_export(tmp_path, capsys):
 
 
 def test_attribute_file_errors(tmp_path):
-    from understudy.rating.attributes import load_attributes
+    from understudy.rating.attribute_file import load_attributes
 
     bad = tmp_path / "a.csv"
     bad.write_text("file,age\nx.png,old\n")

@@ -48,7 +48,7 @@ def astronaut_scene(astronaut, astronaut_person):
 @pytest.fixture(scope="session")
 def render_result(body, astronaut_scene):
     """RefSD in render mode on the astronaut (asked for a man in his 50s), guarded."""
-    from understudy.failclosed import run_guarded
+    from understudy.run.guard import run_guarded
     from understudy.methods.refsd import RefSD, RefSDOptions
 
     method = RefSD(RefSDOptions(attributes="gender=male,age=50s,ethnicity=black"), body=body)

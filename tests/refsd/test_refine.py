@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from understudy.errors import UsageError
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.refsd import RefSD, RefSDOptions
 from understudy.methods.registry import load_method
 from understudy.regions import dilate

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.refsd import RefSD, RefSDOptions
 from understudy.methods.refsd_refine import RefineJob, RefineOptions, Refiner, waves
-from understudy.scale.batching import Failed, accepts_batch_size
+from understudy.diffusion.batching import Failed
+from understudy.methods.registry import accepts_batch_size
 from understudy.scene import Outcome
 from unet_spy import spy_unet
 

@@ -6,7 +6,7 @@ Uses the anny model (session fixture: ~50 s the first time on a machine, a few s
 import numpy as np
 import pytest
 
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.refsd import RENDER_NOTE, RefSD, RefSDOptions
 from understudy.regions import dilate
 from understudy.scene import Outcome, Person

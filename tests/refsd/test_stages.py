@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from understudy.errors import UsageError
-from understudy.inpaint import InpaintOptions, Inpainter, inpaint_classical
+from understudy.diffusion.inpaint import InpaintOptions, Inpainter, inpaint_classical
 from understudy.render.composite import composite, estimate_light, match_light
 from understudy.render.offscreen import Layer
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from understudy.errors import UsageError
-from understudy.scale.batching import (AdaptiveBatcher, BatchingOptions, group_indices,
+from understudy.diffusion.batching import (AdaptiveBatcher, BatchingOptions, group_indices,
                                        is_out_of_memory, size_bucket)
 
 
@@ -138,7 +138,7 @@ def test_batch_size_reaches_only_methods_that_batch(monkeypatch, tmp_path):
     from understudy.cli.anonymize import build_options
     from understudy.methods import registry
     from understudy.methods.base import MethodSpec
-    from understudy.scale.batching import accepts_batch_size
+    from understudy.methods.registry import accepts_batch_size
 
     spec = MethodSpec("batched", "test", "scale.test_batching:BatchedMethod")
     monkeypatch.setitem(registry.METHODS, "batched", spec)

@@ -11,12 +11,12 @@ import pytest
 
 from scale.scale_helpers import (assert_complete, audit_rows, comparable, expected_outputs, same_tree,
                            write_inputs)
-from understudy.audit import AuditLog
+from understudy.io.audit import AuditLog
 from understudy.cli import main
 from understudy.errors import UsageError
-from understudy.pipeline import AnonymizeOptions
-from understudy.runner import RunOptions, run as run_local
-from understudy.scale.ray_runner import (RayOptions, display_source, done_hashes, portable,
+from understudy.run.anonymizer import AnonymizeOptions
+from understudy.run.local import RunOptions, run as run_local
+from understudy.run.ray import (RayOptions, display_source, done_hashes, portable,
                                          read_items, run as run_ray)
 
 

@@ -77,7 +77,7 @@ def test_resume_reuses_runs_and_is_reproducible(classify_run, classify_data):
     data = load_data(classify_data["real"], classify_data["synthetic"], classify_data["test"],
                      classify_data["labels"], half)
     from understudy.utility import protocol
-    from understudy.utility.train import Schedule
+    from understudy.utility.fitting import Schedule
 
     fp = fingerprint(data, half)
     (fresh / "runs").mkdir(parents=True)
@@ -99,7 +99,7 @@ def _train_epochs(model, data, schedule, fp, ckpt, stop_after):
     """Train the first ``stop_after`` epochs of ``schedule`` (then 'crash')."""
     import torch
 
-    from understudy.utility import train as train_module
+    from understudy.utility import fitting as train_module
 
     class Crash(Exception):
         pass

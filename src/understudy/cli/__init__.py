@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from understudy import __version__
+from understudy.version import __version__
 from understudy.errors import UnderstudyError
 
 # (command, module, one-line help)

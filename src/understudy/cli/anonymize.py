@@ -109,8 +109,8 @@ def parse_scales(text: str) -> list[float]:
 
 def build_options(args: argparse.Namespace):
     from understudy.perception.perceiver import PerceptionOptions
-    from understudy.pipeline import AnonymizeOptions
-    from understudy.runner import RunOptions
+    from understudy.run.anonymizer import AnonymizeOptions
+    from understudy.run.local import RunOptions
 
     method_options = parse_option_pairs(args.option)
     for flag in METHOD_FLAGS:
@@ -124,7 +124,8 @@ def build_options(args: argparse.Namespace):
         else:
             variants = tuple((f"as_{s:g}", {"anonymization_scale": s}) for s in scales)
     if args.batch_size is not None:
-        from understudy.scale.batching import BatchingOptions, accepts_batch_size
+        from understudy.diffusion.batching import BatchingOptions
+        from understudy.methods.registry import accepts_batch_size
 
         BatchingOptions(batch_size=args.batch_size)  # validates, with the flag's name
         if accepts_batch_size(args.method):
@@ -157,10 +158,15 @@ def _engine(args: argparse.Namespace):
     if args.engine == "local":
         if args.address:
             raise UsageError("--address is for --engine ray; add --engine ray or drop --address")
-        from understudy.runner import run
+        from understudy.run.local import run
 
         return run
-    from understudy.scale.ray_runner import make_runner
+    import functools
 
-    return make_runner(args)
+    from understudy.run.ray import RayOptions, run
+
+    # --workers N means N actors too, unless --actors says otherwise.
+    actors = args.actors or (args.workers if args.workers > 1 else 0)
+    ray_options = RayOptions(address=args.address, actors=actors, batch_size=args.batch_size or 8)
+    return functools.partial(run, ray_options=ray_options)
 

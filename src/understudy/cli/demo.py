@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from understudy.cli.progress import RunReporter
     from understudy.io.images import read_image
     from understudy.perception.perceiver import PerceptionOptions
-    from understudy.pipeline import AnonymizeOptions
-    from understudy.runner import RunOptions, run as run_local
+    from understudy.run.anonymizer import AnonymizeOptions
+    from understudy.run.local import RunOptions, run as run_local
     from understudy.samples import sample_paths
     from understudy.sheet import before_after_sheet
 

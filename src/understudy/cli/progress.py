@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from understudy.audit import AUDIT_NAME, Summary
+from understudy.io.audit import AUDIT_NAME, Summary
 
 
 class RunReporter:

@@ -13,7 +13,7 @@ import importlib
 # (name, module, one-line help)
 TRAINERS: tuple[tuple[str, str, str], ...] = (
     ("idf", "understudy.cli.train_idf", "CAMOUFLaGE's identity-function ControlNet (negative control)"),
-    ("camouflage-light", "understudy.light.cli", "CAMOUFLaGE-Light's IP-Adapter and T2I-Adapter, trained jointly"),
+    ("camouflage-light", "understudy.cli.train_light", "CAMOUFLaGE-Light's IP-Adapter and T2I-Adapter, trained jointly"),
 )
 
 

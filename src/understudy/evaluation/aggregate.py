@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from understudy import __version__
-from understudy.evaluation import attributes as attrs
+from understudy.version import __version__
+from understudy.evaluation import attribute_fidelity as attrs
 from understudy.evaluation import posture
 from understudy.evaluation.appearance import body_retrieval
 from understudy.evaluation.cache import AnalysisCache
-from understudy.evaluation.dataset import AnonymizedSet, Dataset
+from understudy.evaluation.dataset import REFERENCE, AnonymizedSet, Dataset
 from understudy.evaluation.options import EvaluationOptions
 from understudy.evaluation.privacy import FaceEntry, face_privacy, pair_boxes
 from understudy.evaluation.recognizers import closeness, matches
@@ -267,7 +267,6 @@ class Collector:
     def _examples(self) -> list[dict[str, Any]]:
         """Images ordered worst first: most leaked faces over all sets (the reference row
         aside), then the closest call to a match, then the lowest pose agreement."""
-        from understudy.evaluation.api import REFERENCE
 
         scored = []
         for rel in self.dataset.relatives:

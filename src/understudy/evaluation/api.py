@@ -18,11 +18,10 @@ from understudy.errors import InputError, UsageError
 from understudy.evaluation import aggregate
 from understudy.evaluation.analysis import Analyser
 from understudy.evaluation.cache import AnalysisCache
-from understudy.evaluation.dataset import Dataset, open_dataset
+from understudy.evaluation.dataset import REFERENCE, Dataset, open_dataset
 from understudy.evaluation.models import Models
 from understudy.evaluation.options import EvaluationOptions
 
-REFERENCE = "original"
 
 
 def evaluate(original: str | Path, anonymized: dict[str, str | Path] | Iterable[str],

@@ -15,6 +15,8 @@ from understudy.errors import InputError, UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 AUDIT_NAME = "audit.jsonl"
+# The name the originals take in a report, as if they were one more anonymized set.
+REFERENCE = "original"
 
 
 @dataclass

@@ -64,7 +64,7 @@ class Models:
         return self._get("people", build)
 
     def attributes(self):
-        from understudy.evaluation.attributes import AttributeReader
+        from understudy.evaluation.attribute_fidelity import AttributeReader
 
         return self._get("attributes", AttributeReader)
 

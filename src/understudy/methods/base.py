@@ -10,7 +10,7 @@ import dataclasses
 import importlib
 import importlib.util
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -65,5 +65,3 @@ def build_options(options_cls: type, values: dict[str, Any], method: str) -> Any
         )
     return options_cls(**values)
 
-
-Factory = Callable[..., Method]

@@ -14,7 +14,7 @@ Modes: ``scene`` regenerates the whole frame (the paper's setting: every pixel c
 ``person`` (default) generates each region in a crop with context and pastes it back
 inside the region's mask with a ``blend`` px feathered edge, so the rest of the frame stays
 bit-identical. With ``batch_size`` > 1 the people of one image whose crops share a working
-size are denoised together (``understudy.scale.batching``: the batch halves on GPU
+size are denoised together (``understudy.diffusion.batching``: the batch halves on GPU
 out-of-memory); each person keeps its own seeded generator, so the result matches
 ``batch_size=1`` up to the float rounding of batched kernels (see docs/scale.md).
 
@@ -29,7 +29,7 @@ that come back unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -195,7 +195,7 @@ class Camouflage:
         self._models: dict[str, Any] | None = None
         self._annotators: Any = None
         self._captioner: Any = None
-        from understudy.scale.batching import AdaptiveBatcher, BatchingOptions
+        from understudy.diffusion.batching import AdaptiveBatcher, BatchingOptions
 
         # One batcher per method: a batch size shrunk by out-of-memory stays shrunk.
         self.batcher = AdaptiveBatcher(BatchingOptions(batch_size=self.options.batch_size))
@@ -354,7 +354,7 @@ class Camouflage:
                     maps: dict[str, np.ndarray], outs: list[np.ndarray],
                     records: list[list[RegionResult]]) -> None:
         from understudy.diffusion.crops import Crop, paste
-        from understudy.scale.batching import Failed
+        from understudy.diffusion.batching import Failed
 
         o = self.options
         jobs: list[_Job | None] = []
@@ -415,7 +415,3 @@ def describe(attributes: Any) -> str:
     text = text.removeprefix("a photo of ")
     return text.split(", full body")[0]
 
-
-def with_scale(options: CamouflageOptions, scale: float) -> CamouflageOptions:
-    """The same options at one anonymization scale."""
-    return replace(options, anonymization_scale=scale)

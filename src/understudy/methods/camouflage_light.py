@@ -75,7 +75,7 @@ class CamouflageLightOptions:
                              f"read 'module:factory' (a callable returning an AttributeModel)")
 
     def controls(self) -> Any:
-        from understudy.light.pipeline import GenerationControls
+        from understudy.diffusion.adapters.generator import GenerationControls
 
         return GenerationControls(self.steps, self.strength, self.ip_scale, self.adapter_scale,
                                   self.embedding_noise, self.guidance_scale)
@@ -105,9 +105,9 @@ class CamouflageLight:
         if self._generator is not None:
             return
         from understudy.diffusion.loading import SHARED, load_pipeline
-        from understudy.light.adapters import META, AdapterMeta, LightAdapters
-        from understudy.light.encoders import load_image_encoder
-        from understudy.light.pipeline import LightGenerator
+        from understudy.diffusion.adapters.networks import META, AdapterMeta, LightAdapters
+        from understudy.diffusion.adapters.encoders import load_image_encoder
+        from understudy.diffusion.adapters.generator import LightGenerator
 
         o = self.options
         o.require_weights()
@@ -163,7 +163,7 @@ class CamouflageLight:
 
     def labels(self) -> dict[str, np.ndarray]:
         if self._labels is None:
-            from understudy.light.celeba import read_attribute_file
+            from understudy.diffusion.adapters.celeba import read_attribute_file
 
             self._labels = (read_attribute_file(self.options.attribute_labels)
                             if self.options.attribute_labels else {})
@@ -174,8 +174,8 @@ class CamouflageLight:
                        faces: list[Face | None]) -> list[np.ndarray]:
         """One CelebA vector per region: labels or model, then the user's request on top."""
         from understudy.attributes import parse_attributes
-        from understudy.light import celeba
-        from understudy.light.conditions import encoder_crop
+        from understudy.diffusion.adapters import celeba
+        from understudy.diffusion.adapters.conditions import encoder_crop
 
         vectors = [celeba.unknown() for _ in regions]
         label = self.labels().get(Path(scene.frame.source).name) if scene.frame.source else None
@@ -234,7 +234,7 @@ class CamouflageLight:
                   masks: bool, seed: int) -> np.ndarray:
         import torch
 
-        from understudy.light.encoding import encode_people, ownership
+        from understudy.diffusion.adapters.encoding import encode_people, ownership
 
         h, w = work_image.shape[:2]
         image = torch.from_numpy(work_image).permute(2, 0, 1)[None].float() / 127.5 - 1.0
@@ -266,8 +266,8 @@ class CamouflageLight:
     def _run_people(self, scene: Scene, regions: list[Region], faces: list[Face | None],
                     vectors: list[np.ndarray], out: np.ndarray) -> list[RegionResult]:
         from understudy.diffusion.crops import Crop, paste
-        from understudy.light.conditions import encoder_crop, face_condition
-        from understudy.light.encoding import crop_condition
+        from understudy.diffusion.adapters.conditions import encoder_crop, face_condition
+        from understudy.diffusion.adapters.encoding import crop_condition
 
         o = self.options
         records = []
@@ -295,8 +295,8 @@ class CamouflageLight:
     def _run_scene(self, scene: Scene, regions: list[Region], faces: list[Face | None],
                    vectors: list[np.ndarray], out: np.ndarray) -> list[RegionResult]:
         from understudy.diffusion.crops import Crop
-        from understudy.light.conditions import encoder_crop, face_condition
-        from understudy.light.encoding import crop_condition
+        from understudy.diffusion.adapters.conditions import encoder_crop, face_condition
+        from understudy.diffusion.adapters.encoding import crop_condition
 
         if not regions:
             return []
@@ -329,7 +329,7 @@ def region_face(region: Region) -> Face | None:
 
 
 def _record(region: Region, vec: np.ndarray, outcome: Outcome, reason: str = "") -> RegionResult:
-    from understudy.light.celeba import describe
+    from understudy.diffusion.adapters.celeba import describe
 
     return RegionResult(region.kind, region.box, region.score, outcome, reason, region.track_id,
                         {"celeba": describe(vec)} if np.any(vec) else {})

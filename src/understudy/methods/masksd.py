@@ -11,7 +11,7 @@ every region are bit-identical to the input (the documented margin).
 Nothing keeps the pose: that is what separates it from RefSD and CAMOUFLaGE.
 
 With ``batch_size`` > 1 the people of one image whose crops share a working size are
-inpainted in one pipeline call (``understudy.scale.batching``: the batch halves on GPU
+inpainted in one pipeline call (``understudy.diffusion.batching``: the batch halves on GPU
 out-of-memory); each person keeps its own seeded generator, so the result matches
 ``batch_size=1`` up to the float rounding of batched kernels (see docs/scale.md).
 """
@@ -75,7 +75,7 @@ class MaskSD:
     def __init__(self, options: MaskSDOptions | None = None):
         self.options = options or MaskSDOptions()
         self._pipe: Any = None
-        from understudy.scale.batching import AdaptiveBatcher, BatchingOptions
+        from understudy.diffusion.batching import AdaptiveBatcher, BatchingOptions
 
         # One batcher per method: a batch size shrunk by out-of-memory stays shrunk.
         self.batcher = AdaptiveBatcher(BatchingOptions(batch_size=self.options.batch_size))
@@ -95,11 +95,6 @@ class MaskSD:
                                       offload=o.offload, offline=o.offline))
         return self._pipe
 
-    def use_pipeline(self, pipe: Any) -> "MaskSD":
-        """Use an already-loaded inpainting pipeline (tests, benchmarks, notebooks)."""
-        self._pipe = pipe
-        return self
-
     def margin_for(self, mask: np.ndarray) -> int:
         """Pixels this far outside a region may change: the dilation and the blend."""
         return self.options.margin
@@ -107,7 +102,7 @@ class MaskSD:
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
         from understudy.attributes import parse_attributes
         from understudy.diffusion.crops import Crop, paste
-        from understudy.scale.batching import Failed
+        from understudy.diffusion.batching import Failed
 
         o = self.options
         self.pipeline()  # a missing or wrong model is the user's error: raise it first

@@ -3,7 +3,7 @@ rendered, dressed 3D avatar in the same posture, then refine it with Stable Diff
 
 1. Removal: each person's region is dilated by a margin (``margin`` px, or by default
    ``MARGIN_SHARE`` of the person's height, at least ``MIN_MARGIN`` px) and the union of
-   those holes is inpainted (``understudy.inpaint``: OpenCV Telea, or SD inpainting weights).
+   those holes is inpainted (``understudy.diffusion.inpaint``: OpenCV Telea, or SD inpainting weights).
 2. Avatar: an anny body with the person's stand-in phenotype (``understudy.attributes`` ->
    ``understudy.body.phenotype``) and a sampled outfit (``understudy.body.clothing``) is
    fitted to the person's MediaPipe 3D and 2D landmarks (``understudy.body.fit``), rendered
@@ -76,7 +76,7 @@ class RefSDOptions:
         self.source = parse_attributes(self.attributes)
         # Build the sub-options now so that a wrong value fails before any model loads.
         from understudy.body.fit import FitOptions
-        from understudy.inpaint import InpaintOptions
+        from understudy.diffusion.inpaint import InpaintOptions
 
         self.fit = FitOptions(steps=self.fit_steps, focal=self.focal)
         self.inpaint_options = InpaintOptions(
@@ -104,7 +104,7 @@ class RefSD:
     def __init__(self, options: RefSDOptions | None = None, body: Any = None,
                  inpaint_pipeline: Any = None, refine_pipeline: Any = None,
                  keep_stages: bool = False):
-        from understudy.inpaint import Inpainter
+        from understudy.diffusion.inpaint import Inpainter
 
         self.options = options or RefSDOptions()
         self._body = body  # a loaded BodyModel can be shared (tests, batch workers)

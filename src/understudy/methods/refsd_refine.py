@@ -11,7 +11,7 @@ People are refined far to near, each from the image as refined so far. With ``ba
 > 1, ``Refiner.refine_many`` refines in one pipeline call the people whose crops do not
 overlap any crop refined before them in that order ("waves"), so it reads exactly the
 pixels the one-by-one order would; crops of one wave that share a working size are batched
-(``understudy.scale.batching``: the batch halves on GPU out-of-memory), each with its own
+(``understudy.diffusion.batching``: the batch halves on GPU out-of-memory), each with its own
 seeded generator. The result matches ``batch_size=1`` up to the float rounding of batched
 kernels (see docs/scale.md).
 """
@@ -84,7 +84,7 @@ class Refiner:
     ``refiner.refine_many(image, jobs)`` for all the people of an image, batched."""
 
     def __init__(self, options: RefineOptions, pipeline: Any = None):
-        from understudy.scale.batching import AdaptiveBatcher, BatchingOptions
+        from understudy.diffusion.batching import AdaptiveBatcher, BatchingOptions
 
         self.options = options
         self._pipe = pipeline
@@ -118,11 +118,11 @@ class Refiner:
                     ) -> tuple[np.ndarray, list[Any]]:
         """Refine ``jobs`` in their order, each from the image as refined by the jobs
         before it. Returns the image and, per job, ``None`` (refined, or nothing to refine)
-        or a ``understudy.scale.batching.Failed`` whose region is left as it was: the
+        or a ``understudy.diffusion.batching.Failed`` whose region is left as it was: the
         caller reports it failed. Pixels outside every ``allowed`` are untouched."""
         from understudy.diffusion.crops import Crop, paste
         from understudy.regions import dilate
-        from understudy.scale.batching import Failed
+        from understudy.diffusion.batching import Failed
 
         o = self.options
         kinds = list(o.controlnets)

@@ -64,3 +64,19 @@ def _resolve(cls: type, annotation: Any) -> type:
         if arg is not type(None):
             return arg
     raise TypeError(f"{cls.__name__}.__init__ has no options annotation")
+
+
+def accepts_batch_size(method: str) -> bool:
+    """Whether a registered method's options dataclass has a ``batch_size`` field: that is
+    how a method opts in to ``--batch-size`` (the others run one region at a time)."""
+    import dataclasses
+    import typing
+
+    spec = get_spec(method)
+    if spec.missing():
+        return False  # loading the method will report what is missing
+    hints = typing.get_type_hints(spec.load_class().__init__)
+    for arg in typing.get_args(hints.get("options")) or (hints.get("options"),):
+        if dataclasses.is_dataclass(arg):
+            return any(f.name == "batch_size" for f in dataclasses.fields(arg))
+    return False

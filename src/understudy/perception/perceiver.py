@@ -45,8 +45,6 @@ class PeopleDetector(Protocol):
     def __call__(self, image: np.ndarray) -> list[Person]: ...
 
 
-Detector = PeopleDetector
-
 
 class PeopleStage(Protocol):
     """Everything the perceiver needs for ``--target people``: the people of one frame, with
@@ -199,7 +197,8 @@ def build_perceiver(options: PerceptionOptions,
     people = None
     if options.target == "people":
         if options.annotations:
-            from understudy.io.coco import CocoAnnotations, CocoPeople
+            from understudy.io.coco import CocoAnnotations
+            from understudy.perception.coco import CocoPeople
             from understudy.perception.pose import MediaPipePose
 
             # Same pose model and settings as detected people: avatar methods need its 3D.

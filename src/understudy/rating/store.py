@@ -356,13 +356,6 @@ class StudyStore:
             ).fetchall()
         return [dict(r) for r in rows]
 
-    def questions_overview(self) -> list[dict[str, Any]]:
-        with self.reading() as conn:
-            return [dict(r) for r in conn.execute(
-                "SELECT q.id AS question_id, q.kind AS question, q.scale AS scale, "
-                "i.check_kind AS check_kind FROM questions q JOIN items i ON i.id = q.item_id")]
-
-
 def _question(row: sqlite3.Row) -> Question:
     expected = json.loads(row["expected"]) if row["expected"] else None
     return Question(int(row["id"]), int(row["position"]), row["kind"], row["attribute"],

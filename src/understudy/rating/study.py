@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.rating.attributes import AttributeTable, load_attributes
+from understudy.rating.attribute_file import AttributeTable, load_attributes
 from understudy.rating.store import Annotator, StudyStore
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

@@ -25,7 +25,7 @@ from understudy.errors import UsageError
 from understudy.utility.data import (Split, attribute_classes, find_images, load_classify,
                                      load_detect, match_attribute_records, match_coco,
                                      read_attribute_labels, read_coco)
-from understudy.utility.train import Reporter, Schedule, SilentReporter, batches_per_epoch
+from understudy.utility.fitting import Reporter, Schedule, SilentReporter, batches_per_epoch
 
 CONFIGS = ("S", "R", "S+R", "S→R")
 CONTROL = "R-shuffled"
@@ -217,7 +217,7 @@ def run_protocol(data: Data, options: UtilityOptions, out_dir: str | Path,
     import torch
 
     from understudy.utility.models import CenterNet, Classifier, load_backbone
-    from understudy.utility.train import evaluate, train
+    from understudy.utility.fitting import evaluate, train
 
     reporter = reporter or SilentReporter()
     out = Path(out_dir)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
-from understudy.audit import AUDIT_NAME, AuditLog, Summary, file_sha256
+from understudy.io.audit import AUDIT_NAME, AuditLog, Summary, file_sha256
 from understudy.errors import InputError, UsageError
-from understudy.pipeline import AnonymizeOptions, Anonymizer
+from understudy.run.anonymizer import AnonymizeOptions, Anonymizer
 from understudy.scene import Frame, Result
 
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -241,7 +241,7 @@ def carry_run_annotations(options: RunOptions, destination: Path) -> None:
     annotations = options.anonymize.perception.annotations
     if not annotations:
         return
-    from understudy.audit import read_rows
+    from understudy.io.audit import read_rows
     from understudy.io.coco import carry_annotations
 
     processed = sorted({row["output"] for row in read_rows(destination / AUDIT_NAME)

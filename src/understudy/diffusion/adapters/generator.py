@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from understudy.errors import UsageError
-from understudy.light.adapters import LightAdapters, adapter_features, set_ip_scale
+from understudy.diffusion.adapters.networks import LightAdapters, adapter_features, set_ip_scale
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """``understudy train camouflage-light``: train the IP-Adapter and T2I-Adapter of
-CAMOUFLaGE-Light (see ``understudy.light.train``). Re-running with the same ``--output``
+CAMOUFLaGE-Light (see ``understudy.train.light``). Re-running with the same ``--output``
 resumes from the newest checkpoint."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from understudy.light.config import LightTrainConfig, load_config, preset_names
+from understudy.train.light_config import LightTrainConfig, load_config, preset_names
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ OPTION_NAMES = ("model", "image_encoder", "image_encoder_subfolder", "data", "ou
 
 
 def run(args: argparse.Namespace) -> int:
-    from understudy.light.train import StepReport, train
+    from understudy.train.light import StepReport, train
 
     config = load_config(args.preset, args.config,
                          **{name: getattr(args, name) for name in OPTION_NAMES})

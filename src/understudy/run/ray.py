@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
-from understudy.audit import AUDIT_NAME, AuditLog, Summary, read_rows
+from understudy.io.audit import AUDIT_NAME, AuditLog, Summary, read_rows
 from understudy.errors import MissingDependency, UnderstudyError, UsageError
-from understudy.runner import RunOptions
+from understudy.run.local import RunOptions
 
 _COLUMNS = ("path", "relative", "kind", "error", "done")
 # Rough Arrow size of one input row (two paths, kind, resume entry): sizes Ray's blocks.
@@ -64,23 +64,13 @@ class RayOptions:
             raise UsageError("--address is empty; give host:port, ray://host:port or auto")
 
 
-def make_runner(args) -> Callable[..., Summary]:
-    """The CLI's runner for ``--engine ray``: ``runner(options, on_row) -> Summary``."""
-    workers = getattr(args, "workers", 1) or 1
-    # --workers N means N actors too, unless --actors says otherwise.
-    actors = getattr(args, "actors", 0) or (workers if workers > 1 else 0)
-    ray_options = RayOptions(address=getattr(args, "address", None), actors=actors,
-                             batch_size=getattr(args, "batch_size", None) or 8)
-    return functools.partial(run, ray_options=ray_options)
-
-
 def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = None,
         ray_options: RayOptions | None = None) -> Summary:
     """Anonymize every input of ``options`` on Ray; same outputs, audit and Summary as
-    ``understudy.runner.run``. Uses the Ray instance this process is already connected to,
+    ``understudy.run.local.run``. Uses the Ray instance this process is already connected to,
     else connects to ``ray_options.address``, else starts a local one (and stops it after)."""
     from understudy.io.files import check_destination, discover, remove_stale_temps
-    from understudy.runner import carry_run_annotations
+    from understudy.run.local import carry_run_annotations
 
     ray_options = ray_options or RayOptions()
     ray = _import_ray()
@@ -234,7 +224,7 @@ def read_items(sources: list[str], variants: list[str], audit: Path | None,
     import pyarrow as pa
 
     from understudy.io.files import discover
-    from understudy.runner import output_name
+    from understudy.run.local import output_name
 
     done = done_hashes(audit) if audit is not None else {}
     columns: dict[str, list] = {name: [] for name in _COLUMNS}
@@ -285,7 +275,7 @@ class AnonymizeActor:
     """One per GPU (or CPU): loads the models once, then anonymizes batches of inputs."""
 
     def __init__(self, options: RunOptions, destination: str, display_sources: list[str]):
-        from understudy.pipeline import Anonymizer
+        from understudy.run.anonymizer import Anonymizer
 
         self.options = options
         self.destination = Path(destination)
@@ -298,7 +288,7 @@ class AnonymizeActor:
         import pyarrow as pa
 
         from understudy.io.files import InputItem
-        from understudy.runner import process_item
+        from understudy.run.local import process_item
 
         rows: list[str] = []
         for record in batch.to_pylist():

@@ -195,21 +195,3 @@ def size_bucket(height: int, width: int, multiple: int = 64) -> tuple[int, int]:
     if multiple < 1:
         raise ValueError(f"multiple must be >= 1, got {multiple}")
     return (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
-
-
-def accepts_batch_size(method: str) -> bool:
-    """Whether a registered method's options dataclass has a ``batch_size`` field: that is
-    how a method opts in to ``--batch-size`` (the others run one region at a time)."""
-    import dataclasses
-    import typing
-
-    from understudy.methods.registry import get_spec
-
-    spec = get_spec(method)
-    if spec.missing():
-        return False  # loading the method will report what is missing
-    hints = typing.get_type_hints(spec.load_class().__init__)
-    for arg in typing.get_args(hints.get("options")) or (hints.get("options"),):
-        if dataclasses.is_dataclass(arg):
-            return any(f.name == "batch_size" for f in dataclasses.fields(arg))
-    return False

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from understudy.errors import UsageError
-from understudy.light.encoding import CHANNELS
+from understudy.diffusion.adapters.encoding import CHANNELS
 
 IP_WEIGHTS = "ip_adapter.safetensors"
 T2I_FOLDER = "t2i_adapter"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from understudy.light.encoding import PersonCondition
+from understudy.diffusion.adapters.encoding import PersonCondition
 from understudy.regions import face_region_mask, head_box, int_box
 
 # The encoder sees the whole head (hair and ears carry appearance too), squared so that

@@ -25,9 +25,9 @@ from typing import Any, Callable
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.light.adapters import LightAdapters, adapter_features
-from understudy.light.config import LightTrainConfig
-from understudy.light.data import LightDataset, Sample
+from understudy.diffusion.adapters.networks import LightAdapters, adapter_features
+from understudy.train.light_config import LightTrainConfig
+from understudy.train.light_data import LightDataset, Sample
 
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer.pt"
@@ -273,7 +273,7 @@ def train(config: LightTrainConfig, progress: Callable[[StepReport], None] | Non
           log: Callable[[str], None] = print) -> LightAdapters:
     """Load everything ``config`` names and train (the CLI's entry point)."""
     from understudy.diffusion.loading import load_pipeline, resolve_device
-    from understudy.light.encoders import load_image_encoder
+    from understudy.diffusion.adapters.encoders import load_image_encoder
 
     config.require_paths()
     device = resolve_device(config.device)

@@ -26,9 +26,9 @@ from typing import Any, Callable
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.light import celeba
-from understudy.light.conditions import encoder_crop, face_condition
-from understudy.light.encoding import encode_people
+from understudy.diffusion.adapters import celeba
+from understudy.diffusion.adapters.conditions import encoder_crop, face_condition
+from understudy.diffusion.adapters.encoding import encode_people
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 ATTRIBUTE_FILES = ("list_attr_celeba.txt",)

@@ -27,7 +27,7 @@ class LightTrainConfig:
     model: str = ""  # SD 1.x base: hub id or local diffusers folder
     image_encoder: str = ""  # CLIP-style vision model: hub id, folder or open_clip:ARCH:FILE
     image_encoder_subfolder: str | None = None
-    data: str = ""  # folder of training images (see understudy.light.data)
+    data: str = ""  # folder of training images (see understudy.train.light_data)
     output: str = ""  # where adapters and checkpoints go
     attributes_file: str | None = None  # CelebA list_attr format; default data/list_attr_celeba.txt
     landmarks_file: str | None = None  # CelebA landmarks format; default: detect with CenterFace

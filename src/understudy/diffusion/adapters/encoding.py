@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from understudy.light.celeba import NUM_ATTRIBUTES
+from understudy.diffusion.adapters.celeba import NUM_ATTRIBUTES
 
 NUM_KEYPOINTS = 5
 KEYPOINT_CHANNEL = NUM_ATTRIBUTES

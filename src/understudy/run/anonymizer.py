@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.failclosed import run_guarded
+from understudy.run.guard import run_guarded
 from understudy.methods.base import Method
 from understudy.perception.perceiver import PerceptionOptions, Perceiver, build_perceiver
 from understudy.scene import Frame, Result, Scene

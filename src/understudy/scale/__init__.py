@@ -1,1 +1,0 @@
-"""Running at dataset scale: the Ray Data runner and GPU batching that adapts to memory."""
