@@ -72,6 +72,13 @@ class Person:
     interpolated: bool = False
     annotation_id: int | None = None  # the COCO annotation this person came from, if any
     attributes: dict[str, str] = field(default_factory=dict)  # requested stand-in attributes
+    # Where perception found them: "detector" (a people detector), "face" (seeded from a face
+    # with no person around it), "residual" (person pixels outside everyone handled),
+    # "annotation" (a COCO file). The audit carries it, so a reader sees how someone was found.
+    source: str = "detector"
+    # COCO-17 keypoints (x, y, score) from a multi-person model (MoveNet), kept beside
+    # MediaPipe's 33 landmarks: the pose fallback when MediaPipe finds none for this person.
+    keypoints_coco17: np.ndarray | None = None
 
 
 @dataclass
@@ -164,6 +171,7 @@ class RegionResult:
     reason: str = ""
     track_id: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # how perception found this person, when not by the detector (Person.source)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -178,6 +186,8 @@ class RegionResult:
             out["track_id"] = int(self.track_id)
         if self.attributes:
             out["attributes"] = self.attributes
+        if self.source:
+            out["source"] = self.source
         return out
 
 
