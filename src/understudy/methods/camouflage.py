@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.scene import Outcome, Region, RegionResult, Result, Scene
 
@@ -92,16 +93,14 @@ def parse_scales(value: Any) -> tuple[float, ...]:
 
 
 @dataclass
-class CamouflageOptions:
+class CamouflageOptions(DiffusionOptions):
     """Options of CAMOUFLaGE-Base; ``model`` and at least one ControlNet are required."""
 
-    model: str | None = None  # SD 1.x: hub id or folder (diffusers layout)
     controlnets: Any = ""  # "pose=ID_OR_DIR,canny=ID_OR_DIR,..."; names are annotators
     control_weights: Any = ""  # "pose=1.0,canny=0.5"; 1.0 for each one left out
     negative_controlnet: str | None = None  # the IDF ControlNet (or a tile ControlNet)
     negative_weight: float = 1.0
     anonymization_scale: Any = DEFAULT_ANONYMIZATION_SCALE  # float or list (a sweep)
-    steps: int = 30
     strength: float = 0.8  # share of the schedule run from the noised original latent
     guidance_scale: float = 7.5
     mode: str = "person"
@@ -113,10 +112,6 @@ class CamouflageOptions:
     negative_prompt: str | None = None  # default: attributes.NEGATIVE_PROMPT
     captioner: str | None = None  # image-text-to-text model for scene captions
     depth_model: str | None = None  # depth-estimation model for the depth/normal maps
-    device: str = "auto"
-    dtype: str = "auto"
-    offload: bool = False
-    offline: bool = False  # hub ids from the local cache only
     batch_size: int = 1  # person mode: people denoised together (--batch-size)
     scales: tuple[float, ...] = field(init=False, repr=False)
     controls: dict[str, str] = field(init=False, repr=False)

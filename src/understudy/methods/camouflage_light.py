@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.scene import Face, Outcome, Region, RegionResult, Result, Scene
 
@@ -36,8 +37,9 @@ MODES = ("person", "scene")
 
 
 @dataclass
-class CamouflageLightOptions:
-    model: str | None = None  # SD 1.x the adapters were trained on: hub id or folder
+class CamouflageLightOptions(DiffusionOptions):
+    """``model`` is the SD 1.x the adapters were trained on: hub id or folder."""
+
     adapters: str | None = None  # folder written by `understudy train camouflage-light`
     image_encoder: str | None = None  # default: the encoder named in the adapters' light.json
     image_encoder_subfolder: str | None = None
@@ -54,15 +56,15 @@ class CamouflageLightOptions:
     attributes: str | None = None  # as --attributes; None keeps the original's attributes
     attribute_labels: str | None = None  # CelebA list_attr file keyed by image file name
     attribute_model: str | None = None  # "module:factory" returning an AttributeModel
-    device: str = "auto"
-    dtype: str = "auto"
-    offline: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise UsageError(f"camouflage-light mode {self.mode!r} is not known; allowed: "
                              f"{', '.join(MODES)}")
         self.controls()  # validates steps, strength and the scales
+        if self.offload:
+            raise UsageError("camouflage-light drives its UNet step by step, which model CPU "
+                             "offload does not support; leave offload off")
         if not isinstance(self.resolution, int) or self.resolution < 64:
             raise UsageError(f"camouflage-light resolution must be an integer >= 64, "
                              f"got {self.resolution!r}")

@@ -23,15 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.regions import dilate
 from understudy.scene import Outcome, RegionResult, Result, Scene
 
 
 @dataclass
-class MaskSDOptions:
-    model: str | None = None  # an SD inpainting checkpoint (9-channel UNet): hub id or folder
-    steps: int = 30
+class MaskSDOptions(DiffusionOptions):
+    """``model`` is an SD inpainting checkpoint (9-channel UNet): hub id or folder."""
+
     strength: float = 1.0  # < 1 starts from the noised original: it leaks the person
     guidance_scale: float = 7.5
     resolution: int = 512
@@ -41,10 +42,6 @@ class MaskSDOptions:
     attributes: str | None = None
     prompt: str | None = None
     negative_prompt: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    offload: bool = False
-    offline: bool = False
     batch_size: int = 1  # people inpainted together (--batch-size)
 
     def __post_init__(self) -> None:

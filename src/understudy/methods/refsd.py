@@ -88,10 +88,11 @@ class RefSDOptions:
             from understudy.methods.refsd_refine import RefineOptions
 
             self.refine = RefineOptions(
-                self.model, self.pose_controlnet, self.canny_controlnet, self.strength,
-                self.steps, self.guidance, resolution=self.resolution, device=self.device,
-                dtype=self.dtype, offload=self.offload, offline=self.offline,
-                batch_size=self.batch_size)
+                model=self.model, pose_controlnet=self.pose_controlnet,
+                canny_controlnet=self.canny_controlnet, strength=self.strength,
+                steps=self.steps, guidance=self.guidance, resolution=self.resolution,
+                device=self.device, dtype=self.dtype, offload=self.offload,
+                offline=self.offline, batch_size=self.batch_size)
 
     @property
     def mode(self) -> str:

@@ -23,29 +23,28 @@ from typing import Any
 
 import numpy as np
 
+from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 
 CONTROL_KINDS = ("pose", "canny")
 
 
 @dataclass
-class RefineOptions:
-    model: str  # SD 1.x weights: hub id or local folder
+class RefineOptions(DiffusionOptions):
+    """RefSD stage 3; ``model`` (SD 1.x weights: hub id or local folder) is required."""
+
     pose_controlnet: str | None = None
     canny_controlnet: str | None = None
     strength: float = 0.45  # img2img: 0 keeps the composite, 1 ignores it
-    steps: int = 30
     guidance: float = 7.5
     control_scale: float = 0.8
     resolution: int = 512  # long side of the working crop (multiple of 8)
     padding: float = 0.15  # context around the person, share of the larger side
-    device: str = "auto"
-    dtype: str = "auto"
-    offload: bool = False
-    offline: bool = False
     batch_size: int = 1  # people refined in one pipeline call (--batch-size)
 
     def __post_init__(self) -> None:
+        if not self.model:
+            raise UsageError("refsd stage 3 needs SD 1.x weights: set model to a hub id or folder")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise UsageError(f"refsd batch_size must be an integer >= 1, got {self.batch_size!r}")
         if not 0 < self.strength <= 1:
