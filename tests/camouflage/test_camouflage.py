@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from understudy.errors import UsageError
-from understudy.methods.camouflage import CamouflageOptions, expand_sweep
+from understudy.methods.camouflage import CamouflageOptions
+from understudy.methods.registry import variants
 from understudy.methods.registry import load_method
 from understudy.scene import Frame, Outcome, Person, Scene
 
@@ -48,13 +49,15 @@ def test_options_teach():
 
 
 def test_expand_sweep():
-    sweep = expand_sweep("camouflage", {"anonymization_scale": "0,1,1.5,2", "model": "m"})
+    sweep = variants("camouflage", {"anonymization_scale": "0,1,1.5,2", "model": "m"})
     assert [s for s, _ in sweep] == ["as_0", "as_1", "as_1.5", "as_2"]
     assert [o["anonymization_scale"] for _, o in sweep] == [0.0, 1.0, 1.5, 2.0]
     assert all(o["model"] == "m" for _, o in sweep)
-    assert expand_sweep("camouflage", {"anonymization_scale": [2]}) == \
+    assert variants("camouflage", {"anonymization_scale": [2]}) == \
         [("", {"anonymization_scale": 2.0})]
-    assert expand_sweep("blur", {"sigma": 3}) == [("", {"sigma": 3})]
+    assert variants("blur", {"sigma": 3}) == [("", {"sigma": 3})]
+    with pytest.raises(UsageError, match="anonymization_scale"):
+        variants("camouflage", {"anonymization_scale": "1,inf"})
     assert load_method("camouflage", anonymization_scale=[0, 2]).options.scales == (0.0, 2.0)
 
 

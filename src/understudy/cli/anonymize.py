@@ -97,17 +97,8 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
-def parse_scales(text: str) -> list[float]:
-    try:
-        scales = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UsageError(f"--anonymization-scale {text!r} must be numbers separated by commas") from None
-    if not scales or any(s < 0 for s in scales):
-        raise UsageError(f"--anonymization-scale {text!r}: give one or more values >= 0")
-    return scales
-
-
 def build_options(args: argparse.Namespace):
+    from understudy.methods import registry
     from understudy.perception.perceiver import PerceptionOptions
     from understudy.run.anonymizer import AnonymizeOptions
     from understudy.run.local import RunOptions
@@ -116,19 +107,20 @@ def build_options(args: argparse.Namespace):
     for flag in METHOD_FLAGS:
         if getattr(args, flag) is not None:
             method_options[flag] = getattr(args, flag)
-    variants: tuple[tuple[str, dict[str, Any]], ...] = (("", {}),)
     if args.anonymization_scale is not None:
-        scales = parse_scales(args.anonymization_scale)
-        if len(scales) == 1:
-            method_options["anonymization_scale"] = scales[0]
-        else:
-            variants = tuple((f"as_{s:g}", {"anonymization_scale": s}) for s in scales)
+        method_options["anonymization_scale"] = args.anonymization_scale
+    # A sweep (several anonymization scales) is one output folder per value.
+    variants: tuple[tuple[str, dict[str, Any]], ...] = (("", {}),)
+    expanded = registry.variants(args.method, method_options)
+    if len(expanded) == 1:
+        method_options = expanded[0][1]
+    else:
+        variants = tuple(expanded)
     if args.batch_size is not None:
         from understudy.diffusion.batching import BatchingOptions
-        from understudy.methods.registry import accepts_batch_size
 
         BatchingOptions(batch_size=args.batch_size)  # validates, with the flag's name
-        if accepts_batch_size(args.method):
+        if registry.accepts_batch_size(args.method):
             method_options.setdefault("batch_size", args.batch_size)
     image_root = args.sources[0] if len(args.sources) == 1 else None
     perception = PerceptionOptions(

@@ -44,6 +44,9 @@ class MethodSpec:
     requires: tuple[str, ...] = ()  # importable modules it needs
     weights: bool = False  # needs model weights the user gives (hub id or folder) to run
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "module:function" that turns options holding several values of one option into one
+    # (output folder, options) per value, e.g. an anonymization-scale sweep; "" = no sweeps.
+    sweep: str = ""
 
     def missing(self) -> list[str]:
         """Modules this method needs that are not importable here."""

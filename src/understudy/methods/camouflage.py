@@ -18,7 +18,8 @@ size are denoised together (``understudy.diffusion.batching``: the batch halves 
 out-of-memory); each person keeps its own seeded generator, so the result matches
 ``batch_size=1`` up to the float rounding of batched kernels (see docs/scale.md).
 
-Sweeps: ``anonymization_scale`` takes a float or a list. ``expand_sweep`` turns a list into
+Sweeps: ``anonymization_scale`` takes a float or a list. ``expand_sweep`` (the registry's
+sweep for this method, see ``understudy.methods.registry.variants``) turns a list into
 one option set per value with the output suffix ``as_<value>`` (the runner writes
 ``DST/as_<value>/...``); methods built from those option sets share the loaded weights.
 In Python, ``Camouflage.anonymize_sweep`` returns one result per value in one call.
@@ -165,14 +166,14 @@ class CamouflageOptions(DiffusionOptions):
                              "(e.g. lllyasviel/control_v11f1e_sd15_tile)")
 
 
-def expand_sweep(method_name: str, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def expand_sweep(options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """One ``(suffix, options)`` per anonymization scale, for runners that write one output
     per method: ``[("as_0", {..., "anonymization_scale": 0.0}), ("as_1.5", {...}), ...]``.
 
-    A single scale (or a method without the option) gives ``[("", options)]``. The suffix
+    A single scale (or no ``anonymization_scale``) gives ``[("", options)]``. The suffix
     formats the value with ``:g`` (``as_1``, ``as_1.5``), as the CLI does.
     """
-    if method_name.split(":", 1)[0] != "camouflage" or "anonymization_scale" not in options:
+    if "anonymization_scale" not in options:
         return [("", dict(options))]
     scales = parse_scales(options["anonymization_scale"])
     if len(scales) == 1:

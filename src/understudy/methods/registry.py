@@ -15,7 +15,7 @@ SPECS: tuple[MethodSpec, ...] = (
     ),
     MethodSpec("pixelate", "coarse blocks over each region", "understudy.methods.pixelate:Pixelate"),
     MethodSpec("maskout", "solid fill of each region", "understudy.methods.maskout:MaskOut"),
-    MethodSpec("camouflage", "CAMOUFLaGE-Base: ControlNet positive + IDF negative control, anonymization scale", "understudy.methods.camouflage:Camouflage", needs="SD 1.x weights (--model), positive ControlNets (--option controlnets=pose=...) and an IDF or tile ControlNet (--option negative_controlnet=...)", requires=("torch", "diffusers", "transformers"), weights=True),
+    MethodSpec("camouflage", "CAMOUFLaGE-Base: ControlNet positive + IDF negative control, anonymization scale", "understudy.methods.camouflage:Camouflage", sweep="understudy.methods.camouflage:expand_sweep", needs="SD 1.x weights (--model), positive ControlNets (--option controlnets=pose=...) and an IDF or tile ControlNet (--option negative_controlnet=...)", requires=("torch", "diffusers", "transformers"), weights=True),
     MethodSpec("camouflage-light", "CAMOUFLaGE-Light: SD with a trained IP-Adapter (face embedding) and T2I-Adapter (per-person attributes + keypoints)", "understudy.methods.camouflage_light:CamouflageLight", needs="SD 1.x weights (--model) and adapters from `understudy train camouflage-light` (--option adapters=DIR)", requires=("torch", "diffusers", "transformers"), weights=True),
     MethodSpec("refsd", "RefSD: inpaint the person, fit and render a dressed anny avatar, refine with SD img2img (render mode without weights)", "understudy.methods.refsd:RefSD", targets=("people",), needs="anny body model, pyrender on EGL, MediaPipe landmarks; SD 1.x weights (--model) for stage 3", requires=("torch", "anny", "pyrender", "trimesh", "cv2")),
     MethodSpec("masksd", "Mask-SD baseline: SD inpainting of each dilated person mask from the attribute prompt", "understudy.methods.masksd:MaskSD", needs="SD inpainting weights (--model)", requires=("torch", "diffusers", "transformers"), weights=True),
@@ -29,6 +29,19 @@ def get_spec(name: str) -> MethodSpec:
     if base not in METHODS:
         raise UsageError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
     return METHODS[base]
+
+
+def variants(name: str, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """One ``(output folder, options)`` per value of the method's sweep option (e.g.
+    ``[("as_0", {...}), ("as_1.5", {...})]``); ``[("", options)]`` when there is nothing to
+    sweep. The one place sweeps are expanded: the CLI and the runners call this."""
+    import importlib
+
+    spec = get_spec(name)
+    if not spec.sweep:
+        return [("", dict(options))]
+    module, _, attr = spec.sweep.partition(":")
+    return list(getattr(importlib.import_module(module), attr)(options))
 
 
 def load_method(name: str, **options: Any) -> Method:
