@@ -147,6 +147,17 @@ class Scene:
         track = region.track_id if region is not None else None
         key = ("t", track) if track is not None else ("i", self.frame.source, self.frame.index,
                                                        region_index)
+        return self._rng(key)
+
+    def rng_for_scene(self) -> np.random.Generator:
+        """A generator for a method that changes the whole image at once (scene mode): seeded
+        by the run seed alone, so its noise stays the same from frame to frame of a video.
+
+        The one rule for randomness in methods: per region ``rng_for``, per whole image this;
+        a method never seeds a generator of its own."""
+        return self._rng(("scene",))
+
+    def _rng(self, key: tuple) -> np.random.Generator:
         digest = hashlib.sha256(repr(key).encode()).digest()
         return np.random.default_rng([self.seed, int.from_bytes(digest[:8], "little")])
 

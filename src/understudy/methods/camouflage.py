@@ -337,7 +337,7 @@ class Camouflage:
         from understudy.diffusion.crops import Crop
 
         crop = Crop.whole(scene.frame.size, self.options.resolution)
-        seed = int(np.random.default_rng([scene.seed, 7]).integers(2**31))
+        seed = int(scene.rng_for_scene().integers(2**31))
         work_maps = {k: crop.cut(v, nearest=k in ("pose", "segmentation"))
                      for k, v in maps.items()}
         (images,) = self._generate([_Job(crop, crop.cut(scene.image), work_maps,

@@ -313,7 +313,7 @@ class CamouflageLight:
                 cond = face_condition(region.box, None, vec, scene.frame.size, region=region.mask)
                 crops.append(None)
             conditions.append(crop_condition(cond, box, crop.work))
-        seed = int(np.random.default_rng([scene.seed, 11]).integers(2**31))
+        seed = int(scene.rng_for_scene().integers(2**31))
         generated = self._generate(crop.cut(scene.image), conditions, self._embeds(crops),
                                    masks=True, seed=seed)
         out[:] = crop.uncut(generated)
