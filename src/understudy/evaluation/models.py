@@ -64,7 +64,7 @@ class Models:
         return self._get("people", build)
 
     def attributes(self):
-        from understudy.evaluation.attribute_fidelity import AttributeReader
+        from understudy.perception.attributes_measured import AttributeReader
 
         return self._get("attributes", AttributeReader)
 
@@ -72,6 +72,16 @@ class Models:
         from understudy.evaluation.appearance import MobileNetV2Appearance
 
         return self._get("appearance", MobileNetV2Appearance)
+
+    def colour(self):
+        from understudy.evaluation.colour import ClothingColour
+
+        return self._get("colour", ClothingColour)
+
+    def person_pixels(self):
+        from understudy.evaluation.coverage import PersonPixels
+
+        return self._get("person-pixels", PersonPixels)
 
     def reid(self):
         from understudy.evaluation.appearance import OnnxReid
