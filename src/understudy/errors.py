@@ -22,3 +22,18 @@ class MissingDependency(UsageError):
 
     def __init__(self, what: str, install: str):
         super().__init__(f"{what} is not installed; install it with: {install}")
+
+
+def printable(text: object) -> str:
+    """``text`` safe to print as (part of) one line: control characters (a newline in a file
+    name could forge a second, fake line) and the surrogate escapes of file names that are
+    not valid UTF-8 are shown as Python escapes (``\\n``, ``\\x1b``, ``\\udcff``)."""
+    out = []
+    for char in str(text):
+        code = ord(char)
+        if code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000 \
+                or char in "\u2028\u2029":
+            out.append(repr(char)[1:-1] if char != "'" else char)
+        else:
+            out.append(char)
+    return "".join(out)

@@ -25,6 +25,11 @@ def touch(path: Path, data: bytes = b"x") -> Path:
     return path
 
 
+def inputs(sources: list[str], destination: str | None = None) -> list[InputItem]:
+    """What a run processes: discovered items that are not merely listed as skipped."""
+    return [i for i in discover(sources, destination) if i.skip is None]
+
+
 def rel(items: list[InputItem]) -> list[str]:
     return [str(i.relative) for i in items]
 
@@ -34,7 +39,7 @@ def tree(tmp_path: Path) -> Path:
     src = tmp_path / "photos"
     touch(src / "b.jpg")
     touch(src / "a.PNG")
-    touch(src / "notes.txt")  # unknown extension inside a folder: ignored
+    touch(src / "notes.txt")  # unknown extension inside a folder: listed as skipped
     touch(src / "sub" / "c.webp")
     touch(src / "sub" / "deeper" / "clip.mp4")
     touch(src / "sub" / "README")
@@ -42,28 +47,28 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_single_folder_maps_contents_directly_under_dst(tree: Path):
-    items = list(discover([str(tree)]))
+    items = list(inputs([str(tree)]))
     assert rel(items) == ["a.PNG", "b.jpg", "sub/c.webp", "sub/deeper/clip.mp4"]
     assert [i.kind for i in items] == ["image", "image", "image", "video"]
     assert all(i.error is None for i in items)
     assert items[0].path == tree / "a.PNG"
     # Deterministic: the same listing twice.
-    assert rel(list(discover([str(tree)]))) == rel(items)
+    assert rel(list(inputs([str(tree)]))) == rel(items)
 
 
 def test_trailing_slash_and_dot_source(tree: Path, monkeypatch):
-    assert rel(list(discover([str(tree) + "/"]))) == rel(list(discover([str(tree)])))
+    assert rel(list(inputs([str(tree) + "/"]))) == rel(list(inputs([str(tree)])))
     monkeypatch.chdir(tree)
-    items = list(discover(["."]))
+    items = list(inputs(["."]))
     assert rel(items)[0] == "a.PNG"
     # With several sources "." is named after the folder it resolves to.
     other = touch(tree.parent / "x.jpg")
-    items = list(discover([".", str(other)]))
+    items = list(inputs([".", str(other)]))
     assert "photos/a.PNG" in rel(items) and "x.jpg" in rel(items)
 
 
 def test_file_source_maps_to_its_name(tree: Path):
-    items = list(discover([str(tree / "sub" / "c.webp")]))
+    items = list(inputs([str(tree / "sub" / "c.webp")]))
     assert rel(items) == ["c.webp"] and items[0].kind == "image" and items[0].error is None
 
 
@@ -71,36 +76,36 @@ def test_several_folders_each_get_their_name(tmp_path: Path, tree: Path):
     other = tmp_path / "more"
     touch(other / "z.bmp")
     single = touch(tmp_path / "one.tif")
-    items = list(discover([str(tree), str(other), str(single)]))
+    items = list(inputs([str(tree), str(other), str(single)]))
     assert rel(items) == ["photos/a.PNG", "photos/b.jpg", "photos/sub/c.webp",
                           "photos/sub/deeper/clip.mp4", "more/z.bmp", "one.tif"]
 
 
 def test_explicit_file_with_unknown_extension_is_an_error_item(tree: Path):
-    items = list(discover([str(tree / "notes.txt")]))
+    items = list(inputs([str(tree / "notes.txt")]))
     assert len(items) == 1 and items[0].error and "unknown file type '.txt'" in items[0].error
 
 
 def test_missing_source_is_a_usage_error(tmp_path: Path, tree: Path):
     with pytest.raises(UsageError, match="does not exist"):
-        list(discover([str(tree), str(tmp_path / "nope")]))
+        list(inputs([str(tree), str(tmp_path / "nope")]))
     with pytest.raises(UsageError):
-        list(discover([]))
+        list(inputs([]))
 
 
 def test_colliding_outputs_are_reported_not_merged(tmp_path: Path):
     a = touch(tmp_path / "a" / "same.jpg")
     b = touch(tmp_path / "b" / "same.jpg")
-    items = list(discover([str(a), str(b)]))
+    items = list(inputs([str(a), str(b)]))
     assert items[0].error is None
     assert items[1].error and "would overwrite" in items[1].error
     # The very same file given twice is one input, not a collision.
-    assert len(list(discover([str(a), str(a)]))) == 1
+    assert len(list(inputs([str(a), str(a)]))) == 1
 
 
 def test_dir_symlink_to_parent_is_a_loop_not_a_hang(tree: Path):
     os.symlink("..", tree / "sub" / "up")
-    items = list(discover([str(tree)]))
+    items = list(inputs([str(tree)]))
     loops = [i for i in items if i.error]
     assert [str(i.relative) for i in loops] == ["sub/up"]
     assert "symlink loop" in loops[0].error
@@ -111,10 +116,10 @@ def test_dir_symlink_to_parent_is_a_loop_not_a_hang(tree: Path):
 def test_file_symlink_to_itself(tree: Path):
     loop = tree / "loop.jpg"
     os.symlink("loop.jpg", loop)
-    items = {str(i.relative): i for i in discover([str(tree)])}
+    items = {str(i.relative): i for i in inputs([str(tree)])}
     assert items["loop.jpg"].error == "symlink loop"
     # Given explicitly it is an error item too, not a UsageError.
-    (item,) = discover([str(loop)])
+    (item,) = inputs([str(loop)])
     assert item.error == "symlink loop"
 
 
@@ -124,7 +129,7 @@ def test_symlinked_file_and_folder_are_followed(tmp_path: Path, tree: Path):
     os.symlink(elsewhere, tree / "linked")
     os.symlink(tree / "b.jpg", tree / "b_link.jpg")
     os.symlink(tmp_path / "gone.jpg", tree / "dangling.jpg")
-    items = {str(i.relative): i for i in discover([str(tree)])}
+    items = {str(i.relative): i for i in inputs([str(tree)])}
     assert items["linked/e.jpg"].error is None
     assert items["b_link.jpg"].error is None
     assert items["dangling.jpg"].error.startswith("broken symlink")
@@ -135,7 +140,7 @@ def test_unreadable_folder_is_an_error_item(tree: Path):
     locked = tree / "sub"
     locked.chmod(0)
     try:
-        items = list(discover([str(tree)]))
+        items = list(inputs([str(tree)]))
     finally:
         locked.chmod(stat.S_IRWXU)
     bad = [i for i in items if i.error]
@@ -152,7 +157,7 @@ def test_unreadable_folder_code_path_as_root(tree: Path, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    items = list(discover([str(tree)]))
+    items = list(inputs([str(tree)]))
     bad = [i for i in items if i.error]
     assert [str(i.relative) for i in bad] == ["sub"] and "permission denied" in bad[0].error
     assert rel([i for i in items if not i.error]) == ["a.PNG", "b.jpg"]
@@ -161,7 +166,7 @@ def test_unreadable_folder_code_path_as_root(tree: Path, monkeypatch):
 def test_spaces_and_unicode_in_paths(tmp_path: Path):
     src = tmp_path / "my photos ✓"
     touch(src / "fête d'été" / "Zoë 写真 1.JPG")
-    (item,) = discover([str(src)])
+    (item,) = inputs([str(src)])
     assert item.relative == PurePosixPath("fête d'été/Zoë 写真 1.JPG")
     assert item.error is None and item.path.exists()
 
@@ -234,3 +239,39 @@ def test_remove_stale_temps(tmp_path: Path):
     removed = remove_stale_temps(tmp_path)
     assert removed == [stale] and keep.exists() and not stale.exists()
     assert remove_stale_temps(tmp_path / "missing") == []
+
+
+def test_files_we_do_not_read_are_listed_as_skipped(tree: Path):
+    skipped = {str(i.relative): i.skip for i in discover([str(tree)]) if i.skip}
+    assert set(skipped) == {"notes.txt", "sub/README"}
+    assert "(.txt)" in skipped["notes.txt"] and "no extension" in skipped["sub/README"]
+
+
+def test_links_into_the_output_folder_are_not_followed(tmp_path: Path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    touch(src / "photo.jpg")
+    touch(dst / "photo.jpg")  # an output of an earlier run
+    (src / "zlink").symlink_to(dst, target_is_directory=True)
+    items = list(discover([str(src)], str(dst)))
+    assert rel([i for i in items if not i.skip]) == ["photo.jpg"]
+    (link,) = [i for i in items if i.skip]
+    assert str(link.relative) == "zlink" and "output folder" in link.skip
+
+
+def test_safe_output_writes_through_no_link(tmp_path: Path):
+    from understudy.errors import InputError
+    from understudy.io.files import safe_output
+
+    src, dst = tmp_path / "s", tmp_path / "d"
+    touch(src / "sub" / "photo.jpg")
+    dst.mkdir()
+    (dst / "sub").symlink_to(Path("..") / "s" / "sub", target_is_directory=True)
+    with pytest.raises(InputError, match="symlink"):
+        safe_output(dst, PurePosixPath("sub/photo.jpg"), [str(src)])
+    (dst / "x.jpg").symlink_to(src / "sub" / "photo.jpg")
+    with pytest.raises(InputError, match="symlink"):
+        safe_output(dst, PurePosixPath("x.jpg"), [str(src)])
+    # DST itself may be a link, but not into a source.
+    assert safe_output(dst, PurePosixPath("new/y.jpg"), [str(src)]) == dst / "new" / "y.jpg"
+    with pytest.raises(InputError, match="inside input"):
+        safe_output(src, PurePosixPath("sub/other.jpg"), [str(src)])

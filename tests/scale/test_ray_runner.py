@@ -11,12 +11,12 @@ import pytest
 
 from scale.scale_helpers import (assert_complete, audit_rows, comparable, expected_outputs, same_tree,
                            write_inputs)
-from understudy.io.audit import AuditLog
+from understudy.io.audit import AuditLog, resume_entries
 from understudy.cli import main
 from understudy.errors import UsageError
 from understudy.run.anonymizer import AnonymizeOptions
 from understudy.run.local import RunOptions, run as run_local
-from understudy.run.ray import (RayOptions, display_source, done_hashes, portable,
+from understudy.run.ray import (RayOptions, display_source, portable,
                                          read_items, run as run_ray)
 
 
@@ -29,19 +29,20 @@ def test_reader_streams_blocks_with_resume_entries(tmp_path):
     names = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
     audit = tmp_path / "audit.jsonl"
     log = AuditLog(audit)
-    log.write({"output": "astronaut.jpg", "status": "ok", "sha256": "a1"})
-    log.write({"output": "cameraman.jpg", "status": "ok", "sha256": "c1"})
+    log.write({"output": "astronaut.jpg", "status": "ok", "sha256": "a1", "settings": "s"})
+    log.write({"output": "cameraman.jpg", "status": "ok", "sha256": "c1", "settings": "s"})
     log.write({"output": "cameraman.jpg", "status": "failed", "error": "x"})  # redo it
     log.close()
-    assert done_hashes(audit) == {"astronaut.jpg": "a1"}
-    assert {k: v["sha256"] for k, v in AuditLog(audit).done().items()} == done_hashes(audit)
+    entry = {"sha256": "a1", "settings": "s"}
+    assert resume_entries(audit) == {"astronaut.jpg": entry}
+    assert {k: v["sha256"] for k, v in AuditLog(audit).done().items()} == {"astronaut.jpg": "a1"}
 
     blocks = list(read_items([str(src)], [""], audit, block_rows=4))
     assert [b.num_rows for b in blocks] == [4, 4, 4]  # 12 inputs, streamed 4 at a time
     rows = [r for b in blocks for r in b.to_pylist()]
     assert sorted(os.fsdecode(r["relative"]) for r in rows) == names
     done = {os.fsdecode(r["relative"]): r["done"] for r in rows if r["done"]}
-    assert done == {"astronaut.jpg": json.dumps({"astronaut.jpg": "a1"})}
+    assert done == {"astronaut.jpg": json.dumps({"astronaut.jpg": entry})}
     # several variants (an anonymization-scale sweep): entries per output folder
     rows = [r for b in read_items([str(src)], ["as_1", "as_2"], None, 100) for r in b.to_pylist()]
     assert len(rows) == len(names) and not any(r["done"] for r in rows)

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from understudy.version import __version__
-from understudy.errors import UnderstudyError
+from understudy.errors import UnderstudyError, printable
 
 # (command, module, one-line help)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(importlib.import_module(args._module).run(args))
     except UnderstudyError as exc:
-        print(f"understudy {args.command}: error: {exc}", file=sys.stderr)
+        print(f"understudy {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("understudy: interrupted", file=sys.stderr)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from typing import Any
 
 from understudy.errors import UsageError
@@ -92,9 +94,35 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
         x0, y0, x1, y1 = (float(v) for v in text.split(","))
     except ValueError:
         raise UsageError(f"--exclude-region {text!r} must be X0,Y0,X1,Y1") from None
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise UsageError(f"--exclude-region {text!r} must be finite numbers")
     if x1 <= x0 or y1 <= y0:
         raise UsageError(f"--exclude-region {text!r} is empty: need X1 > X0 and Y1 > Y0")
     return x0, y0, x1, y1
+
+
+# Every numeric flag and its range (None: no upper bound): checked before any work starts, so
+# a bad value is a usage error (exit 2) instead of a failed row for every input.
+NUMERIC_FLAGS: dict[str, tuple[float, float | None]] = {
+    "seed": (0, 2**32 - 1), "workers": (1, None), "max_pixels": (1, None),
+    "min_person_size": (0, None), "uncertain_threshold": (0.0, 1.0), "face_max_side": (0, None),
+    "actors": (0, None), "batch_size": (1, None),
+}
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse a numeric flag outside its range (or NaN, or infinite): which flag, what was
+    given, what is allowed."""
+    for name, (low, high) in NUMERIC_FLAGS.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number, got {value}")
+        if value < low or (high is not None and value > high):
+            allowed = f">= {low:g}" if high is None else f"in {low:g}..{high:g}"
+            raise UsageError(f"{flag} must be {allowed}, got {value:g}")
 
 
 def build_options(args: argparse.Namespace):
@@ -103,6 +131,7 @@ def build_options(args: argparse.Namespace):
     from understudy.run.anonymizer import AnonymizeOptions
     from understudy.run.local import RunOptions
 
+    check_numbers(args)
     method_options = parse_option_pairs(args.option)
     for flag in METHOD_FLAGS:
         if getattr(args, flag) is not None:
@@ -122,7 +151,11 @@ def build_options(args: argparse.Namespace):
         BatchingOptions(batch_size=args.batch_size)  # validates, with the flag's name
         if registry.accepts_batch_size(args.method):
             method_options.setdefault("batch_size", args.batch_size)
-    image_root = args.sources[0] if len(args.sources) == 1 else None
+    # COCO file names are relative to the one input folder (or a lone file's folder).
+    image_root = None
+    if len(args.sources) == 1:
+        image_root = args.sources[0] if os.path.isdir(args.sources[0]) \
+            else os.path.dirname(args.sources[0]) or "."
     perception = PerceptionOptions(
         target=args.target, seed=args.seed, annotations=args.annotations, image_root=image_root,
         min_person_size=args.min_person_size,

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from understudy.errors import printable
 from understudy.io.audit import AUDIT_NAME, Summary
 
 
@@ -27,7 +28,7 @@ class RunReporter:
             from understudy.io.files import discover
 
             # A cheap first walk (names only) gives the bar its total.
-            total = sum(1 for _ in discover(self.options.sources))
+            total = sum(1 for _ in discover(self.options.sources, self.options.destination))
             total *= len(self.options.anonymize.variants)
             self.progress = Progress(TextColumn("[bold]anonymizing"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(),
@@ -40,9 +41,12 @@ class RunReporter:
     def row(self, row: dict[str, Any]) -> None:
         if row["status"] == "failed":
             # One line per bad input, even in quiet mode: the file and the reason.
-            print(f"understudy: {row['source']}: {row.get('error', 'failed')}", file=sys.stderr)
+            # Escaped: a newline or escape sequence in a file name must not forge a line.
+            print(f"understudy: {printable(row['source'])}: "
+                  f"{printable(row.get('error', 'failed'))}", file=sys.stderr)
         if self.progress is not None:
-            self.progress.update(self.task, advance=1, name=row.get("output", "")[-40:])
+            self.progress.update(self.task, advance=1,
+                                 name=printable(row.get("output", ""))[-40:])
 
     def finish(self, summary: Summary) -> None:
         if self.progress is not None:
@@ -52,6 +56,8 @@ class RunReporter:
         table = Table(title="understudy anonymize", show_header=False, box=None)
         table.add_row("outputs", f"{summary.ok} written, {summary.failed} failed, "
                                  f"{summary.resumed} already done (resume)")
+        for reason, count in sorted(summary.skipped.items()):
+            table.add_row("skipped", f"{count} file(s): {printable(reason)}")
         if summary.frames != summary.ok:
             table.add_row("frames", str(summary.frames))
         for kind in ("person", "face"):
@@ -65,9 +71,9 @@ class RunReporter:
         if masked:
             table.add_row("fail-closed", f"{masked} region(s) masked out; reasons in the audit")
         for note in summary.notes:
-            table.add_row("note", note)
+            table.add_row("note", printable(note))
         table.add_row("time", f"{summary.seconds:.1f} s")
-        table.add_row("audit", f"{self.options.destination}/{AUDIT_NAME}")
+        table.add_row("audit", printable(f"{self.options.destination}/{AUDIT_NAME}"))
         self.console.print(table)
 
     def __exit__(self, *exc) -> None:

@@ -3,7 +3,12 @@
 Rows are appended and fsync'ed one at a time, after the output file is in place, so a run
 killed at any moment leaves at worst one truncated last line, which ``AuditLog`` repairs
 before appending. ``--resume`` trusts a row only if the source still has the same content
-hash and the output still exists.
+hash, the row was made with the same settings (method, options, target, seed: the
+``settings`` fingerprint) and the output still exists.
+
+File names that are not valid UTF-8 reach Python as surrogate escapes; such a row is written
+with JSON ``\\udcXX`` escapes (``ensure_ascii``), which ``json.loads`` and ``os.fsencode``
+turn back into the exact bytes of the name: the audit stays valid UTF-8 and loses nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +49,33 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield row
 
 
+def encode_row(row: dict[str, Any]) -> bytes:
+    """One audit line: readable UTF-8, or all-ASCII JSON escapes when a value holds the
+    surrogate escapes of a name that is not UTF-8 (lossless, see the module doc)."""
+    try:
+        return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(row, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def resume_entries(path: Path) -> dict[str, dict[str, Any]]:
+    """What ``--resume`` needs of an audit, per output: ``{"sha256", "settings"}`` of its
+    last ``ok`` row, or ``{"skipped": reason}`` of a file recorded as not ours to read.
+    Only these fields are kept, so a million-row audit costs ~100 MB, not gigabytes."""
+    entries: dict[str, dict[str, Any]] = {}
+    for row in read_rows(path):
+        output = row.get("output")
+        if not output:
+            continue
+        if row.get("status") == "ok" and row.get("sha256"):
+            entries[output] = {"sha256": row["sha256"], "settings": row.get("settings")}
+        elif row.get("status") == "skipped":
+            entries[output] = {"skipped": row.get("reason")}
+        else:
+            entries.pop(output, None)
+    return entries
+
+
 class AuditLog:
     """Append-only writer; ``done`` maps each output path to its last ``ok`` row."""
 
@@ -72,7 +104,7 @@ class AuditLog:
         return finished
 
     def write(self, row: dict[str, Any]) -> None:
-        self._handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
+        self._handle.write(encode_row(row))
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
@@ -88,6 +120,7 @@ class Summary:
     ok: int = 0
     failed: int = 0
     resumed: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> files not read
     frames: int = 0
     outcomes: Counter = field(default_factory=Counter)  # (kind, outcome) -> count
     notes: dict[str, None] = field(default_factory=dict)  # ordered set
@@ -97,6 +130,9 @@ class Summary:
         self.files += 1
         if row.get("status") == "resumed":
             self.resumed += 1
+            return
+        if row.get("status") == "skipped":
+            self.skipped[row.get("reason", "")] += 1
             return
         if row["status"] == "ok":
             self.ok += 1

@@ -1,8 +1,10 @@
 """Which files a run reads, where each one goes, and how outputs land on disk safely.
 
-Discovery is deterministic (sorted), never hangs on symlink loops and never follows a
-source into itself; a problem with one path becomes an ``InputItem`` with ``error`` so that
-the run records it and goes on. Only a source that does not exist at all stops the run
+Discovery is deterministic (sorted), never hangs on symlink loops, never follows a source
+into itself nor a link into the output folder; a problem with one path becomes an
+``InputItem`` with ``error`` so that the run records it and goes on, and a file that is not
+ours to read (an unknown extension, a link into DST) an ``InputItem`` with ``skip``, which
+the audit lists as ``skipped``. Only a source that does not exist at all stops the run
 (``UsageError``), because that is a typo on the command line, not a bad file.
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from understudy.errors import UsageError
+from understudy.errors import InputError, UsageError
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff",
                                               ".bmp"})
@@ -33,13 +35,15 @@ class InputItem:
     """One input file and where its output goes under DST.
 
     ``kind`` is "image" or "video" from the extension; an item whose ``error`` is set could
-    not even be listed properly (its ``kind`` is then a best guess, "image" by default).
+    not even be listed properly (its ``kind`` is then a best guess, "image" by default); an
+    item whose ``skip`` is set is not an input, only recorded with that reason.
     """
 
     path: Path
     relative: PurePosixPath
     kind: str
     error: str | None = None
+    skip: str | None = None
 
 
 def kind_of(path: Path | str) -> str | None:
@@ -78,10 +82,22 @@ def _link_problem(path: Path) -> str | None:
     return None
 
 
-def _walk(folder: Path, prefix: PurePosixPath, ancestors: frozenset[tuple[int, int]]
-          ) -> Iterator[InputItem]:
+LINK_INTO_OUTPUT = "symlink into the output folder (its outputs would be read again)"
+
+
+def _inside_real(path: Path, folder: str | None) -> bool:
+    """Whether ``path``'s real location is ``folder`` (already a real path) or inside it."""
+    if folder is None:
+        return False
+    real = os.path.realpath(path)
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _walk(folder: Path, prefix: PurePosixPath, ancestors: frozenset[tuple[int, int]],
+          avoid: str | None = None) -> Iterator[InputItem]:
     """Recursive, sorted listing; ``ancestors`` are the (dev, inode) of the folders above,
-    so a symlink back to one of them is reported as a loop instead of followed forever."""
+    so a symlink back to one of them is reported as a loop instead of followed forever;
+    ``avoid`` is the real path of the output folder, never entered through a link."""
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -91,6 +107,9 @@ def _walk(folder: Path, prefix: PurePosixPath, ancestors: frozenset[tuple[int, i
     for entry in entries:
         path = Path(entry.path)
         relative = prefix / entry.name
+        if entry.is_symlink() and _inside_real(path, avoid):
+            yield InputItem(path, relative, kind_of(path) or "image", skip=LINK_INTO_OUTPUT)
+            continue
         try:
             st = os.stat(path)
         except OSError as exc:
@@ -107,18 +126,20 @@ def _walk(folder: Path, prefix: PurePosixPath, ancestors: frozenset[tuple[int, i
                 yield InputItem(path, relative, "image",
                                 "symlink loop (links back to a folder that contains it)")
                 continue
-            yield from _walk(path, relative, ancestors | {key})
+            yield from _walk(path, relative, ancestors | {key}, avoid)
             continue
         kind = kind_of(path)
-        if kind is None:
-            continue  # unknown extensions inside folders are not inputs
+        if kind is None:  # not an input, but never silently: the audit lists it
+            yield InputItem(path, relative, "image", skip=f"not an image or video we read "
+                                                         f"({path.suffix or 'no extension'})")
+            continue
         if not stat.S_ISREG(st.st_mode):
             yield InputItem(path, relative, kind, "not a regular file")
             continue
         yield InputItem(path, relative, kind)
 
 
-def _source_items(source: str, several: bool) -> Iterator[InputItem]:
+def _source_items(source: str, several: bool, avoid: str | None) -> Iterator[InputItem]:
     path = Path(source)
     if not os.path.lexists(path):
         raise UsageError(f"input {source!r} does not exist")
@@ -131,7 +152,7 @@ def _source_items(source: str, several: bool) -> Iterator[InputItem]:
     if stat.S_ISDIR(st.st_mode):
         # "." or "dir/" have no usable .name; the resolved folder's name is what users expect.
         prefix = PurePosixPath(path.resolve().name) if several else PurePosixPath()
-        yield from _walk(path, prefix, frozenset({(st.st_dev, st.st_ino)}))
+        yield from _walk(path, prefix, frozenset({(st.st_dev, st.st_ino)}), avoid)
         return
     relative = PurePosixPath(path.name)
     kind = kind_of(path)
@@ -146,13 +167,14 @@ def _source_items(source: str, several: bool) -> Iterator[InputItem]:
         yield InputItem(path, relative, kind)
 
 
-def discover(sources: list[str]) -> Iterator[InputItem]:
+def discover(sources: list[str], destination: str | None = None) -> Iterator[InputItem]:
     """Every input of a run, in a deterministic order, with its path under DST.
 
     One folder SRC maps its contents directly under DST; with several sources each folder
     goes to ``DST/<folder name>/`` and each file to ``DST/<file name>``. Two inputs that
     would land on the same output are not silently merged: the later one gets an error.
-    Every source is checked to exist before anything is yielded.
+    Every source is checked to exist before anything is yielded. Links into
+    ``destination`` are not followed (each run would add a level of outputs of outputs).
     """
     if not sources:
         raise UsageError("no inputs given; pass image files, videos or folders")
@@ -160,6 +182,7 @@ def discover(sources: list[str]) -> Iterator[InputItem]:
         if not os.path.lexists(source):
             raise UsageError(f"input {source!r} does not exist")
     several = len(sources) > 1
+    avoid = os.path.realpath(destination) if destination is not None else None
     claimed: dict[PurePosixPath, Path] = {}
     seen_files: set[tuple[int, int, PurePosixPath]] = set()
     # Two outputs can only collide between sources with the same top-level output name; only
@@ -168,8 +191,8 @@ def discover(sources: list[str]) -> Iterator[InputItem]:
     tops = Counter(_top_name(source, several) for source in sources)
     for source in sources:
         track = tops[_top_name(source, several)] > 1
-        for item in _source_items(source, several):
-            if not track:
+        for item in _source_items(source, several, avoid):
+            if not track or item.skip:
                 yield item
                 continue
             key = item.relative
@@ -233,9 +256,38 @@ def temp_path_for(path: Path) -> Path:
     from it) and starts with ``TEMP_PREFIX``."""
     token = secrets.token_hex(4)
     name = f"{TEMP_PREFIX}{token}-{path.name}"
-    if len(name.encode()) > 250:  # NAME_MAX is 255 bytes on common filesystems
+    if len(os.fsencode(name)) > 250:  # NAME_MAX is 255 bytes on common filesystems
         name = f"{TEMP_PREFIX}{token}{path.suffix[:16]}"
     return path.with_name(name)
+
+
+def safe_output(destination: Path, relative: PurePosixPath, sources: list[str]) -> Path:
+    """``destination / relative``, with its folders made, once sure that writing it cannot
+    touch an input. Only DST itself may be a link (``check_destination`` resolved it): a
+    link inside DST could lead the write into a source folder, so no folder on the way and
+    not the output itself may be one, and the real folder must lie inside no source.
+    ``InputError`` (one input fails, the run goes on) otherwise."""
+    folder = Path(destination)
+    for part in relative.parent.parts:
+        folder = folder / part
+        if os.path.islink(folder):
+            raise InputError(f"output folder {folder} is a symlink; outputs are never "
+                             f"written through a link (it could lead into the inputs)")
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create output folder {folder}: "
+                             f"{describe_os_error(exc)}") from None
+    target = folder / relative.name
+    if os.path.islink(target):
+        raise InputError(f"output {target} is a symlink; outputs are never written through "
+                         f"a link (it could lead into the inputs)")
+    real = os.path.join(os.path.realpath(folder), relative.name)
+    for source in sources:
+        if _inside_real(Path(real), os.path.realpath(source)):
+            raise InputError(f"output {target} would land on {real}, inside input {source}; "
+                             f"refusing to write (originals are never written)")
+    return target
 
 
 def _fsync(path: Path, directory: bool = False) -> None:

@@ -64,7 +64,9 @@ class Anonymizer:
         on the order (or the worker) in which frames are processed."""
         import hashlib
 
-        key = hashlib.sha256(f"{frame.source}\0{frame.index}".encode()).digest()
+        # surrogateescape: a file name that is not UTF-8 still seeds (other names: same bytes)
+        text = f"{frame.source}\0{frame.index}".encode("utf-8", "surrogateescape")
+        key = hashlib.sha256(text).digest()
         return np.random.default_rng([self.options.seed, int.from_bytes(key[:8], "little")])
 
     def apply(self, scene: Scene, method: Method | None = None) -> Result:

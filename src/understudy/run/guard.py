@@ -49,7 +49,7 @@ def run_guarded(method, scene: Scene, rng: np.random.Generator) -> Result:
             fill_solid(image, region.mask)
             records.append(RegionResult(region.kind, region.box, region.score, Outcome.MASKED,
                                         f"method {method.name} failed: {problem}",
-                                        region.track_id, source=_source(region)))
+                                        region.track_id))
         return Result(image, records, [f"method {method.name} failed: {problem}"])
     return enforce(scene, regions, result)
 
@@ -118,12 +118,6 @@ def is_filled(image: np.ndarray, mask: np.ndarray) -> bool:
     x0, y0, x1, y1 = mask_bbox(mask)
     fill = np.asarray(FAIL_CLOSED_COLOR, image.dtype)
     return bool((image[y0:y1, x0:x1][mask[y0:y1, x0:x1]] == fill).all())
-
-
-def _source(region: Region) -> str:
-    person = region.person
-    source = getattr(person, "source", "") if person is not None else ""
-    return "" if source in ("", "detector") else source
 
 
 def _contract_problem(scene: Scene, regions: list[Region], result: Result) -> str | None:

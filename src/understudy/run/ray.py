@@ -13,9 +13,11 @@ The shape of a run, and why:
   actor per GPU when the cluster has GPUs (``num_gpus=1``), else one per CPU.
 * Actors write the outputs (atomically) on the shared filesystem and return audit rows;
   the driver appends them to ``DST/audit.jsonl``, so a row exists only for a finished output.
-* Resume uses the audit exactly like the local runner: the reading task loads the
-  ``output -> sha256`` map of rows already ``ok`` and attaches to each item the entries of
-  its own outputs; the actor re-hashes the source and skips what is done.
+* Resume uses the audit exactly like the local runner: the reading task loads the resume
+  entries (``output -> sha256 + settings``) of rows already ``ok`` and attaches to each item
+  the entries of its own outputs; the actor re-hashes the source and skips what is done.
+* The driver records rows through the local runner's ``RunRecorder``: DST is created with
+  the first row, stale temp files are swept on every run.
 * A killed actor is restarted by Ray and its batch retried (outputs are rewritten
   atomically, rows returned once, and its stray temp file is swept at the end); a killed
   driver loses at most the rows of outputs in flight, which ``--resume`` redoes.
@@ -37,11 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
-from understudy.io.audit import AUDIT_NAME, AuditLog, Summary, read_rows
+from understudy.io.audit import AUDIT_NAME, Summary, resume_entries
 from understudy.errors import MissingDependency, UnderstudyError, UsageError
-from understudy.run.local import RunOptions
+from understudy.run.local import RunOptions, RunRecorder
 
-_COLUMNS = ("path", "relative", "kind", "error", "done")
+_COLUMNS = ("path", "relative", "kind", "error", "skip", "done")
 # Rough Arrow size of one input row (two paths, kind, resume entry): sizes Ray's blocks.
 _ROW_BYTES = 256
 
@@ -77,28 +79,20 @@ def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = N
     check_destination(options.sources, options.destination)
     next(iter(discover(options.sources)), None)  # a missing source is a usage error, now
     destination = Path(options.destination).resolve()
-    summary = Summary()
     started = time.perf_counter()
     with _quiet_ray_logs():
         started_here = _connect(ray, ray_options)  # before DST exists: a bad address leaves nothing
         try:
-            destination.mkdir(parents=True, exist_ok=True)
-            if options.resume:
-                remove_stale_temps(destination)  # temp files of a killed run never look done
-            audit = AuditLog(destination / AUDIT_NAME)
+            recorder = RunRecorder(destination, on_row)
             restarted = False
             try:
                 dataset = build_dataset(ray, options, ray_options, destination)
                 for record in dataset.iter_rows():
-                    row = json.loads(record["row"])
                     restarted = restarted or record["restarted"]
-                    if row["status"] != "resumed":
-                        audit.write(row)
-                    summary.add(row)
-                    if on_row is not None:
-                        on_row(row)
+                    recorder(json.loads(record["row"]))
+                recorder.finish()
             finally:
-                audit.close()
+                recorder.close()
             if restarted:
                 # An actor was killed and restarted by Ray: it may have died mid-write and
                 # left a temp file that no retry will reuse (temp names are random).
@@ -111,6 +105,7 @@ def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = N
         finally:
             if started_here:
                 ray.shutdown()
+    summary: Summary = recorder.summary
     summary.seconds = time.perf_counter() - started
     carry_run_annotations(options, destination)
     return summary
@@ -161,7 +156,7 @@ def build_dataset(ray, options: RunOptions, ray_options: RayOptions, destination
     # Blocks of one batch: Ray hands each actor task whole blocks, so larger blocks would
     # leave actors idle. Ray's ~1 ms per block is noise next to an image.
     source = _make_datasource_class()([os.fspath(s) for s in options.sources], variants, audit,
-                                      ray_options.batch_size)
+                                      ray_options.batch_size, str(destination))
     ctx = ray.data.DataContext.get_current()
     saved = ctx.enable_progress_bars, ctx.target_max_block_size
     # A dataset copies the current context when it is created; these settings are ours only.
@@ -194,8 +189,9 @@ def _make_datasource_class():
         """Discovered inputs as a dataset, read by a single streaming task (see module doc)."""
 
         def __init__(self, sources: list[str], variants: list[str], audit: Path | None,
-                     block_rows: int):
+                     block_rows: int, destination: str | None = None):
             super().__init__()
+            self.destination = destination
             self.sources = sources
             self.variants = variants
             self.audit = audit
@@ -212,21 +208,22 @@ def _make_datasource_class():
             meta = BlockMetadata(num_rows=None, size_bytes=None, input_files=None,
                                  exec_stats=None)
             read = functools.partial(read_items, self.sources, self.variants, self.audit,
-                                     self.block_rows)
+                                     self.block_rows, self.destination)
             return [ReadTask(read, meta, per_task_row_limit=per_task_row_limit)]
 
     return _InputsDatasource
 
 
 def read_items(sources: list[str], variants: list[str], audit: Path | None,
-               block_rows: int) -> Iterator[Any]:
-    """Blocks (pyarrow tables) of discovered inputs, with the resume entries of each one."""
+               block_rows: int, destination: str | None = None) -> Iterator[Any]:
+    """Blocks (pyarrow tables) of discovered inputs, with the resume entries of each one;
+    links into ``destination`` are not followed (as in the local runner)."""
     import pyarrow as pa
 
     from understudy.io.files import discover
-    from understudy.run.local import output_name
+    from understudy.run.local import entries_for
 
-    done = done_hashes(audit) if audit is not None else {}
+    done = resume_entries(audit) if audit is not None else {}
     columns: dict[str, list] = {name: [] for name in _COLUMNS}
 
     def block():
@@ -235,40 +232,26 @@ def read_items(sources: list[str], variants: list[str], audit: Path | None,
             "relative": pa.array(columns["relative"], pa.binary()),
             "kind": pa.array(columns["kind"], pa.string()),
             "error": pa.array(columns["error"], pa.string()),
+            "skip": pa.array(columns["skip"], pa.string()),
             "done": pa.array(columns["done"], pa.string()),
         })
         for values in columns.values():
             values.clear()
         return table
 
-    for item in discover(sources):
-        names = [output_name(item.relative, variant) for variant in variants]
-        mine = {name: done[name] for name in names if name in done}
+    for item in discover(sources, destination):
+        mine = entries_for(item, variants, done)
         # Paths as bytes: file names that are not valid UTF-8 must survive the round trip.
         columns["path"].append(os.fsencode(item.path))
         columns["relative"].append(os.fsencode(str(item.relative)))
         columns["kind"].append(item.kind)
         columns["error"].append(item.error)
+        columns["skip"].append(item.skip)
         columns["done"].append(json.dumps(mine) if mine else None)
         if len(columns["path"]) >= block_rows:
             yield block()
     if columns["path"]:
         yield block()
-
-
-def done_hashes(audit: Path) -> dict[str, str]:
-    """``output -> source sha256`` of the outputs already done: ``AuditLog.done`` without
-    the rest of each row, so a million-row audit costs ~100 MB, not gigabytes."""
-    finished: dict[str, str] = {}
-    for row in read_rows(audit):
-        output = row.get("output")
-        if not output:
-            continue
-        if row.get("status") == "ok" and row.get("sha256"):
-            finished[output] = row["sha256"]
-        else:
-            finished.pop(output, None)
-    return finished
 
 
 class AnonymizeActor:
@@ -294,9 +277,8 @@ class AnonymizeActor:
         for record in batch.to_pylist():
             item = InputItem(Path(os.fsdecode(record["path"])),
                              PurePosixPath(os.fsdecode(record["relative"])),
-                             record["kind"], record["error"])
-            done = {name: {"sha256": digest}
-                    for name, digest in json.loads(record["done"] or "{}").items()}
+                             record["kind"], record["error"], record["skip"])
+            done = json.loads(record["done"] or "{}")
             for row in process_item(self.anonymizer, item, self.destination, self.options, done):
                 row["source"] = display_source(row["source"], self.options.sources,
                                                self.display_sources)
