@@ -121,8 +121,27 @@ def test_mismatched_images_fail_that_input(tmp_path):
         stage(Frame(np.zeros((40, 60, 3), np.uint8), "other.png"), [])
     with pytest.raises(InputError, match="60x40"):
         stage(Frame(np.zeros((41, 60, 3), np.uint8), "a/one.png"), [])
-    # A base-name file_name matches the same file in a nested input folder.
-    assert len(stage(Frame(np.zeros((40, 60, 3), np.uint8), "nested/two.png"), [])) == 1
+    # Without an image root, a base-name file_name cannot be checked to fit one image only.
+    with pytest.raises(InputError, match="not listed"):
+        stage(Frame(np.zeros((40, 60, 3), np.uint8), "nested/two.png"), [])
+
+
+def test_base_name_fits_one_image_only(tmp_path):
+    """Issue 16, defect 5: a record ``two.png`` must not describe both a/two.png and
+    b/two.png; with one such image under the image root, it does describe it."""
+    path, _ = coco_file(tmp_path)
+    root = tmp_path / "images"
+    (root / "nested").mkdir(parents=True)
+    (root / "nested" / "two.png").write_bytes(b"x")
+    frame = Frame(np.zeros((40, 60, 3), np.uint8), "nested/two.png")
+    stage = CocoPeople(CocoAnnotations.load(str(path), image_root=str(root)))
+    assert len(stage(frame, [])) == 1
+    (root / "other").mkdir()
+    (root / "other" / "two.png").write_bytes(b"x")
+    stage = CocoPeople(CocoAnnotations.load(str(path), image_root=str(root)))
+    for source in ("nested/two.png", "other/two.png"):
+        with pytest.raises(InputError, match="fits 2 images"):
+            stage(Frame(np.zeros((40, 60, 3), np.uint8), source), [])
 
 
 def test_perceiver_uses_annotations_instead_of_detecting(tmp_path):

@@ -8,15 +8,20 @@ restricted to the images that were processed.
 Reading and writing only: turning annotated people into a perception stage (with pose) is
 ``understudy.perception.coco``.
 
-Image ``file_name``s are paths relative to the image root; absolute paths and ``..`` are
-refused, so an annotation file cannot point the tool at files outside the dataset.
+Image ``file_name``s are paths relative to the image root (the input folder); absolute
+paths and ``..`` are refused, so an annotation file cannot point the tool at files outside
+the dataset. An image is matched on its relative path. A ``file_name`` that gives less (a
+base name, for an input folder that nests the images) is accepted only when the image root
+is known and that name fits exactly one image under it: one record must never describe the
+people of two images.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,9 +41,11 @@ class CocoAnnotations:
     people: dict[int, list[dict[str, Any]]]  # image id -> person annotations
     person_categories: set[int]
     digest: str = ""  # sha256 of the content: caches must not outlive an edit of the file
+    image_root: str | None = None  # the folder file names are relative to, when known
+    _under_root: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def load(cls, path: str) -> "CocoAnnotations":
+    def load(cls, path: str, image_root: str | None = None) -> "CocoAnnotations":
         p = Path(path)
         if not p.is_file():
             raise UsageError(f"--annotations {path}: no such file")
@@ -46,10 +53,11 @@ class CocoAnnotations:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UsageError(f"--annotations {path}: not valid JSON ({exc})") from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(data, path, image_root)
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "<annotations>") -> "CocoAnnotations":
+    def from_dict(cls, data: Any, path: str = "<annotations>",
+                  image_root: str | None = None) -> "CocoAnnotations":
         where = f"--annotations {path}"
         if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
                 or not isinstance(data.get("annotations"), list):
@@ -89,30 +97,63 @@ class CocoAnnotations:
             _check_annotation(ann, f"{where}: annotations[{i}] (id {ann.get('id')})")
             people.setdefault(ann["image_id"], []).append(ann)
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-        return cls(str(path), data, images, people, person_categories, digest)
+        return cls(str(path), data, images, people, person_categories, digest, image_root)
 
     def image_record(self, source: str) -> dict[str, Any] | None:
-        """The image record for a frame source (a path relative to the input root).
+        """The image record for a frame source (a path relative to the input root), or None.
 
-        Exact relative path first; else a unique match on the last path parts, for COCO
-        files that name images by their base name while the folder nests them.
+        The exact relative path first. Else, for COCO files that name images by their last
+        path parts while the folder nests them, the one record whose name ends the source's
+        path, provided that name fits no other image under ``image_root``; without an image
+        root that cannot be checked, so there is no such fallback. ``InputError`` when the
+        name is ambiguous.
         """
-        name = str(PurePosixPath(source.replace("\\", "/")))
+        name = _normal(source)
         if name in self.images:
             return self.images[name]
-        matches = [rec for key, rec in self.images.items()
-                   if name.endswith("/" + key) or key.endswith("/" + name)]
-        return matches[0] if len(matches) == 1 else None
+        keys = [key for key in self.images if name.endswith("/" + key)]
+        if len(keys) > 1:
+            raise InputError(f"{source}: matches {len(keys)} file_names in {self.path} "
+                             f"({', '.join(sorted(keys)[:3])}); give its relative path")
+        if not keys or self.image_root is None:
+            return None
+        images = self._images_named(keys[0])
+        if len(images) > 1:
+            shown = ", ".join(images[:3]) + (", ..." if len(images) > 3 else "")
+            raise InputError(f"{source}: file_name {keys[0]!r} in {self.path} fits "
+                             f"{len(images)} images ({shown}); give each its relative path")
+        return self.images[keys[0]]
+
+    def _images_named(self, key: str) -> list[str]:
+        """Relative paths of the files under ``image_root`` whose path ends with ``key``; the
+        root is walked once, keeping only names that some record's last part matches."""
+        if self._under_root is None:
+            wanted = {PurePosixPath(k).name for k in self.images}
+            found: dict[str, list[str]] = {}
+            root = self.image_root or "."
+            for folder, _dirs, files in os.walk(root):
+                for file in files:
+                    if file in wanted:
+                        rel = os.path.relpath(os.path.join(folder, file), root)
+                        found.setdefault(file, []).append(_normal(rel))
+            self._under_root = found
+        return sorted(p for p in self._under_root.get(PurePosixPath(key).name, [])
+                      if p == key or p.endswith("/" + key))
 
     def people_for(self, frame: Frame) -> list[Person]:
         record = self.image_record(frame.source)
         if record is None:
-            raise InputError(f"{frame.source}: not listed in the annotations file {self.path}")
+            raise InputError(f"{frame.source}: not listed in the annotations file {self.path} "
+                             f"(file_name must be the path relative to the input folder)")
         h, w = frame.size
         if (record.get("width", w), record.get("height", h)) != (w, h):
             raise InputError(f"{frame.source}: the annotations say {record.get('width')}x"
                              f"{record.get('height')} but the image is {w}x{h}")
         return [_person(ann, (h, w)) for ann in self.people.get(record["id"], [])]
+
+def _normal(path: str) -> str:
+    return str(PurePosixPath(path.replace("\\", "/")))
+
 
 def safe_relative(name: str, where: str) -> str:
     """A ``file_name`` as a normalized relative POSIX path; absolute paths and ``..`` refused."""

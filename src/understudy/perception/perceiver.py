@@ -202,7 +202,8 @@ def build_perceiver(options: PerceptionOptions,
             from understudy.perception.pose import MediaPipePose
 
             # Same pose model and settings as detected people: avatar methods need its 3D.
-            people = CocoPeople(CocoAnnotations.load(options.annotations), pose=MediaPipePose())
+            people = CocoPeople(CocoAnnotations.load(options.annotations, options.image_root),
+                                pose=MediaPipePose())
         else:
             people = default_people_stage(people_detector() if people_detector else None,
                                           options.cache_dir)
