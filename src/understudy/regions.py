@@ -69,7 +69,9 @@ def face_region_mask(face_box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def person_region_mask(person, size: tuple[int, int]) -> np.ndarray:
     """The pixels to anonymize for one person: the instance mask, or the box if there is none.
 
-    The person's faces are added too: a segmenter can miss hair or a face at the mask's edge.
+    The person's faces are added too (a segmenter can miss hair or a face at the mask's
+    edge), and so are the head, limbs, hands and feet their keypoints show
+    (``extremities_mask``): segmenters drop hands, feet and hair first, and those identify.
     """
     if person.mask is not None and person.mask.any():
         mask = person.mask.astype(bool, copy=True)
@@ -77,7 +79,105 @@ def person_region_mask(person, size: tuple[int, int]) -> np.ndarray:
         mask = box_mask(person.box, size)
     for face in person.faces:
         mask |= face_region_mask(face.box, size)
+    if person.mask is not None and person.mask.any():  # a box already holds the keypoints
+        mask |= extremities_mask(person, size)
     return mask
+
+
+# COCO-17 index of each MediaPipe-33 landmark used for coverage (nose, eyes, ears,
+# shoulders, elbows, wrists, hips, knees, ankles).
+_COCO_OF_MEDIAPIPE = {0: 0, 2: 1, 5: 2, 7: 3, 8: 4, 11: 5, 12: 6, 13: 7, 14: 8, 15: 9, 16: 10,
+                      23: 11, 24: 12, 25: 13, 26: 14, 27: 15, 28: 16}
+# A keypoint counts when its visibility / score reaches this (MediaPipe invents hidden limbs
+# with low visibility; MoveNet scores clearly seen joints from 0.3).
+KEYPOINT_SEEN = 0.5
+COCO_SEEN = 0.3
+# Sizes as shares of the body's own segments (adult proportions: hand ~0.75 of the forearm,
+# foot ~0.6 of the shin, head ~0.65 of the shoulder width; limbs ~0.35 of their length
+# thick), each rounded up: covering a little background costs nothing, a visible hand does.
+HAND_REACH, HAND_RADIUS = 0.35, 0.45 # disc centre beyond the wrist, radius (x forearm)
+FOOT_RADIUS = 0.45  # x shin
+HEAD_RADIUS, HEAD_UP = 0.5, 0.3  # x shoulder width; centre moved up by this x radius (hair)
+HEAD_TORSO = 0.25  # head radius ~12 cm against a ~50 cm shoulder-to-hip torso
+LIMB_WIDTH = 0.35  # x segment length
+
+
+def _keypoints_mp(person) -> dict[int, np.ndarray]:
+    """Seen keypoints as {MediaPipe index: (x, y)}, from MediaPipe's 33 or COCO-17."""
+    seen: dict[int, np.ndarray] = {}
+    k = person.keypoints2d
+    if k is not None and person.keypoint_format == "mediapipe33" and np.shape(k) == (33, 3):
+        for m in list(_COCO_OF_MEDIAPIPE) + list(range(17, 23)) + list(range(29, 33)):
+            if k[m, 2] >= KEYPOINT_SEEN and np.isfinite(k[m, :2]).all():
+                seen[m] = np.asarray(k[m, :2], np.float64)
+    coco = getattr(person, "keypoints_coco17", None)
+    if coco is None and person.keypoint_format == "coco17":
+        coco = k
+    if coco is not None and np.shape(coco) == (17, 3):
+        for m, c in _COCO_OF_MEDIAPIPE.items():
+            if m not in seen and coco[c, 2] >= COCO_SEEN and np.isfinite(coco[c, :2]).all():
+                seen[m] = np.asarray(coco[c, :2], np.float64)
+    return seen
+
+
+def extremities_mask(person, size: tuple[int, int]) -> np.ndarray:
+    """Head, limbs, hands and feet drawn from the person's seen keypoints, sized by the
+    body's own segments: what a segmenter's mask tends to miss. Empty without keypoints."""
+    import cv2
+
+    h, w = size
+    canvas = np.zeros((h, w), np.uint8)
+    kp = _keypoints_mp(person)
+    box_h = float(person.box[3] - person.box[1])
+    limit = max(box_h, 8.0) * 0.6  # a segment longer than this is a keypoint error
+
+    def seg(a: int, b: int) -> float | None:
+        if a in kp and b in kp:
+            d = float(np.linalg.norm(kp[a] - kp[b]))
+            return d if 0 < d <= limit else None
+        return None
+
+    def disc(centre: np.ndarray, radius: float) -> None:
+        if radius >= 1:
+            cv2.circle(canvas, (int(round(centre[0])), int(round(centre[1]))),
+                       int(np.ceil(radius)), 1, -1)
+
+    for a, b in ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26),
+                 (26, 28), (11, 12), (23, 24), (11, 23), (12, 24)):
+        length = seg(a, b)
+        if length is not None:
+            thick = max(int(np.ceil(LIMB_WIDTH * length)), 2)
+            cv2.line(canvas, tuple(int(round(v)) for v in kp[a]),
+                     tuple(int(round(v)) for v in kp[b]), 1, thick)
+    for wrist, elbow, fingers in ((15, 13, (17, 19, 21)), (16, 14, (18, 20, 22))):
+        forearm = seg(wrist, elbow)
+        if forearm is None:
+            continue
+        centre = kp[wrist] + HAND_REACH * (kp[wrist] - kp[elbow])
+        disc(centre, HAND_RADIUS * forearm)
+        for f in fingers:  # MediaPipe's finger landmarks, when seen, widen the hand
+            if f in kp and np.linalg.norm(kp[f] - kp[wrist]) <= forearm:
+                disc(kp[f], 0.25 * forearm)
+    for ankle, knee, foot in ((27, 25, (29, 31)), (28, 26, (30, 32))):
+        shin = seg(ankle, knee)
+        if shin is None:
+            continue
+        pts = [kp[ankle]] + [kp[f] for f in foot if f in kp]
+        disc(np.mean(pts, axis=0), FOOT_RADIUS * shin)
+    head = [kp[m] for m in (0, 2, 5, 7, 8) if m in kp]
+    shoulders = seg(11, 12)
+    torso = None
+    if all(m in kp for m in (11, 12, 23, 24)):
+        torso = float(np.linalg.norm(kp[11] + kp[12] - kp[23] - kp[24]) / 2)
+    if head and (shoulders is not None or torso is not None):
+        # Seen side-on the shoulders look narrow: the torso keeps the disc head-sized.
+        radius = max(HEAD_RADIUS * (shoulders or 0.0), HEAD_TORSO * (torso or 0.0))
+        ears = seg(7, 8)
+        if ears is not None:
+            radius = max(radius, 0.9 * ears)
+        centre = np.mean(head, axis=0) - np.array([0.0, HEAD_UP * radius])
+        disc(centre, radius)
+    return canvas.astype(bool)
 
 
 def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:

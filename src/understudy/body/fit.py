@@ -263,6 +263,9 @@ def _fit_batch(body: BodyModel, people: list[dict], size: tuple[int, int],
     w3 = np.zeros((n, len(MP_INDICES)), np.float32)
     w2 = np.zeros((n, len(MP_INDICES)), np.float32)
     scales = np.zeros(n, np.float32)
+    # Trust in each person's 3D: 1 for MediaPipe's measured world landmarks, less for a
+    # depth prior lifted from 2D keypoints (``understudy.body.lift.PRIOR_WEIGHT``).
+    trust3 = np.array([float(p.get("weight3d", 1.0)) for p in people], np.float32)
     for i, person in enumerate(people):
         k2 = np.asarray(person["keypoints2d"], np.float64)
         k3 = np.asarray(person["keypoints3d"], np.float64)
@@ -291,6 +294,7 @@ def _fit_batch(body: BodyModel, people: list[dict], size: tuple[int, int],
     tgt3 = torch.tensor(target3)
     tgt2 = torch.tensor(target2)
     tw3 = torch.tensor(w3)
+    t_trust3 = torch.tensor(trust3)
     tw2 = torch.tensor(w2)
     tscale = torch.tensor(scales)[:, None]
     anny_idx = torch.as_tensor(ANNY_INDICES)
@@ -340,7 +344,7 @@ def _fit_batch(body: BodyModel, people: list[dict], size: tuple[int, int],
         kp_mp, _ = forward()
         l3, l2, _ = losses(kp_mp)
         reg = ((aa - init_t) ** 2).sum((1, 2)) + (glob ** 2).sum(1)
-        loss = (options.w3d * l3 + options.w2d * l2 + options.prior * reg).sum()
+        loss = (options.w3d * t_trust3 * l3 + options.w2d * l2 + options.prior * reg).sum()
         loss.backward()
         # The translation lives in metres and the rotations in radians: a smaller step keeps
         # the camera from jumping before the pose settles.

@@ -59,12 +59,19 @@ class InpaintOptions:
 
 
 def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str = "telea",
-                      radius: int = 5) -> np.ndarray:
+                      radius: int = 5, unread: np.ndarray | None = None) -> np.ndarray:
     """Fill ``hole`` ((H, W) bool) in ``image`` ((H, W, 3) uint8) with OpenCV; works on the
-    hole's bounding crop (plus context) so cost follows the hole, not the photo."""
+    hole's bounding crop (plus context) so cost follows the hole, not the photo.
+
+    ``unread`` ((H, W) bool): pixels the fill must not read from, though they are kept in
+    the output (a band around each person that may still hold their edge): the fill comes
+    from outside ``hole | unread``; only ``hole`` is written."""
     import cv2
 
     out = image.copy()
+    write = hole
+    if unread is not None:
+        hole = hole | unread
     bounds = mask_bbox(hole)
     if bounds is None:
         return out
@@ -87,7 +94,8 @@ def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str = "telea"
         filled = cv2.inpaint(np.ascontiguousarray(crop), crop_hole.astype(np.uint8) * 255,
                              radius, flag)
     region = out[y0:y1, x0:x1]
-    region[crop_hole] = filled[crop_hole]
+    crop_write = write[y0:y1, x0:x1]
+    region[crop_write] = filled[crop_write]
     return out
 
 
@@ -126,13 +134,15 @@ class Inpainter:
         return self._pipe
 
     def __call__(self, image: np.ndarray, hole: np.ndarray, seed: int = 0,
-                 parts: list[np.ndarray] | None = None) -> np.ndarray:
+                 parts: list[np.ndarray] | None = None,
+                 unread: np.ndarray | None = None) -> np.ndarray:
         """Fill ``hole``. With SD, each of ``parts`` (per-person holes; default the whole
         hole) is inpainted on its own crop, after a classical fill that gives SD a
-        neutral start instead of the person."""
+        neutral start instead of the person. The classical fill reads no pixel of
+        ``unread`` (see ``inpaint_classical``)."""
         o = self.options
         classical = inpaint_classical(image, hole, "telea" if o.method == "sd" else o.method,
-                                      o.radius)
+                                      o.radius, unread)
         if not self.uses_sd:
             return classical
         out = classical

@@ -29,10 +29,11 @@ import numpy as np
 from understudy.attributes import NEGATIVE_PROMPT, parse_attributes
 from understudy.errors import UsageError
 from understudy.regions import dilate, mask_bbox
-from understudy.scene import Outcome, RegionResult, Result, Scene
+from understudy.scene import Outcome, Person, RegionResult, Result, Scene
 
 MARGIN_SHARE = 0.03
 MIN_MARGIN = 6
+READ_MARGIN = 2  # the inpainting reads from beyond this many margins of each person
 RENDER_NOTE = ("refsd: render mode (no diffusion weights given with --model): avatars are "
                "rendered and composited without Stable Diffusion refinement")
 STAGES = ("inpaint", "fit", "render", "refine")
@@ -170,10 +171,18 @@ class RefSD:
         hole = np.zeros((h, w), bool)
         for a in allowed:
             hole |= a
+        # The fill reads no pixel within a second margin of anyone: a mask's soft edge
+        # (hair, a sleeve) lies just outside it and would come back as a smear of the
+        # person's own colours (issue 14: the colour attacker's 46.7 % came from there).
+        unread = np.zeros((h, w), bool)
+        for r in regions:
+            if r.mask.any():
+                unread |= dilate(r.mask, READ_MARGIN * self.margin_for(r.mask))
+        unread &= ~hole
         base_seed = int(rng.integers(2**31 - 1)) + self.options.seed_offset
 
         t = time.perf_counter()
-        background = self.inpainter(image, hole, base_seed, parts=allowed)
+        background = self.inpainter(image, hole, base_seed, parts=allowed, unread=unread)
         self.timings["inpaint"] += time.perf_counter() - t
 
         records: list[RegionResult | None] = [None] * len(regions)
@@ -198,15 +207,8 @@ class RefSD:
             todo.append((i, attrs, pheno, outfit, seed))
 
         t = time.perf_counter()
-        entries = []
-        for i, _, pheno, _, _ in todo:
-            person = regions[i].person
-            bounds = mask_bbox(regions[i].mask)
-            ok_format = person is not None and person.keypoint_format == "mediapipe33"
-            entries.append({
-                "keypoints2d": person.keypoints2d if ok_format else None,
-                "keypoints3d": person.keypoints3d if ok_format else None,
-                "phenotype": pheno.values, "scale": bounds[3] - bounds[1]})
+        entries = [pose_entry(regions[i].person, regions[i].mask, pheno.values, (h, w))
+                   for i, _, pheno, _, _ in todo]
         fits = fit_bodies(self.body, entries, (h, w), self.options.fit) if entries else []
         self.timings["fit"] += time.perf_counter() - t
 
@@ -216,11 +218,12 @@ class RefSD:
         camera = Camera(self.options.fit.focal_for((h, w)), w / 2.0, h / 2.0)
         layers = []
         info: dict[int, dict[str, Any]] = {}
-        for (i, attrs, pheno, outfit, seed), fit in zip(todo, fits):
+        for (i, attrs, pheno, outfit, seed), fit, entry in zip(todo, fits, entries):
             region = regions[i]
             if isinstance(fit, str):
+                reason = entry.get("problem", fit)
                 records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
-                                          f"refsd: {fit}", region.track_id)
+                                          f"refsd: {reason}", region.track_id)
                 continue
             try:
                 crop = mask_bbox(allowed[i])
@@ -241,6 +244,7 @@ class RefSD:
                 continue
             layers.append((layer, crop, allowed[i], fit.depth))
             info[i] = {"attrs": attrs, "pheno": pheno, "outfit": outfit, "seed": seed,
+                       "pose_source": entry["source"],
                        "fit": fit, "layer": layer, "crop": crop}
         out = composite(background, layers)
         self.timings["render"] += time.perf_counter() - t
@@ -266,9 +270,12 @@ class RefSD:
                 "outfit": data["outfit"].to_json(),
                 "skin": list(data["pheno"].skin),
                 "seed": data["seed"],
+                "pose_source": data["pose_source"],
                 "fit_error_px": round(data["fit"].error_px, 2),
+                "fit_error_share": round(data["fit"].error_px / max(
+                    _height(region.mask), 1), 4),
                 "silhouette_iou": round(silhouette_iou(data["layer"], data["crop"],
-                                                       region.mask), 3),
+                                                       _silhouette(region)), 3),
                 "margin_px": self.margin_for(region.mask),
                 "inpaint": self.options.inpaint,
             }
@@ -324,3 +331,53 @@ def silhouette_iou(layer: Any, crop: tuple[int, int, int, int], mask: np.ndarray
     avatar[y0:y1, x0:x1] = layer.alpha > 0.5
     union = (avatar | mask).sum()
     return float((avatar & mask).sum() / union) if union else 0.0
+
+
+def _silhouette(region: Any) -> np.ndarray:
+    """The person's own silhouette (the segmenter's mask), not the region that also covers
+    hands, feet and head discs for privacy."""
+    person = region.person
+    if person is not None and person.mask is not None and person.mask.any():
+        return person.mask.astype(bool)
+    return region.mask
+
+
+def _height(mask: np.ndarray) -> int:
+    bounds = mask_bbox(mask)
+    return 0 if bounds is None else bounds[3] - bounds[1]
+
+
+def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, float],
+               size: tuple[int, int]) -> dict[str, Any]:
+    """The landmarks to fit one person to, best first: MediaPipe's measured 2D + 3D
+    landmarks; else COCO-17 keypoints (a multi-person model's, or the annotation's) lifted
+    to 3D with a depth prior (``understudy.body.lift``). ``source`` names the one used, or
+    "none" with MediaPipe's reason when neither can place a body (the person fails closed)."""
+    from understudy.body.fit import check_landmarks
+    from understudy.body.lift import PRIOR_WEIGHT, lift_coco17
+
+    base = {"phenotype": phenotype, "scale": _height(mask)}
+    mediapipe = dict(base, keypoints2d=None, keypoints3d=None, source="mediapipe")
+    if person is not None and person.keypoint_format == "mediapipe33":
+        mediapipe.update(keypoints2d=person.keypoints2d, keypoints3d=person.keypoints3d)
+    problem = check_landmarks(mediapipe, size)
+    if not problem:
+        return mediapipe
+    coco = None
+    if person is not None:
+        coco = person.keypoints_coco17
+        if coco is None and person.keypoint_format == "coco17":
+            coco = person.keypoints2d
+    if coco is not None and np.shape(coco) == (17, 3):
+        try:
+            k2, k3 = lift_coco17(coco, person.box)
+        except ValueError as exc:
+            return dict(mediapipe, source="none", problem=f"{problem}; COCO-17: {exc}")
+        lifted = dict(base, keypoints2d=k2, keypoints3d=k3, weight3d=PRIOR_WEIGHT,
+                      source="coco17")
+        coco_problem = check_landmarks(lifted, size)
+        if not coco_problem:
+            return lifted
+        return dict(mediapipe, source="none",
+                    problem=f"{problem}; COCO-17 keypoints: {coco_problem}")
+    return dict(mediapipe, source="none", problem=f"{problem}; no COCO-17 keypoints either")
