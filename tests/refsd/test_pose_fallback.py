@@ -1,0 +1,131 @@
+"""RefSD's pose fallback (issue 14): a person MediaPipe could not pose still gets a stand-in
+from COCO-17 keypoints lifted with a depth prior; only a person with no usable pose fails
+closed. The COCO-17 keypoints here are MediaPipe's estimate of the astronaut mapped to COCO
+order (what MoveNet or an annotation would give), with MediaPipe's own landmarks removed.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from understudy.body.lift import lift_coco17
+from understudy.methods.refsd import RefSD, RefSDOptions
+from understudy.perception.coco import MEDIAPIPE_OF_COCO17
+from understudy.run.guard import run_guarded
+from understudy.scene import Outcome, Person
+
+from .conftest import make_scene
+
+
+def coco_of(person: Person, dx: float = 0.0) -> np.ndarray:
+    k = person.keypoints2d[list(MEDIAPIPE_OF_COCO17)].copy()
+    k[:, 0] += dx
+    return k
+
+
+def coco_only(person: Person, dx: int = 0, width: int | None = None) -> Person:
+    """The same person with only COCO-17 keypoints (MediaPipe found nothing), shifted."""
+    mask = person.mask
+    if dx:
+        mask = np.zeros((mask.shape[0], width), bool)
+        mask[:, dx:dx + person.mask.shape[1]] = person.mask[:, :width - dx]
+    box = person.box + np.array([dx, 0, dx, 0], np.float32)
+    return dataclasses.replace(person, box=box, mask=mask, keypoints2d=None, keypoints3d=None,
+                               keypoints_coco17=coco_of(person, dx), faces=[])
+
+
+def test_lift_keeps_the_2d_and_faces_the_right_way(astronaut_person):
+    coco = coco_of(astronaut_person)
+    k2, k3 = lift_coco17(coco, astronaut_person.box)
+    assert k2.shape == (33, 3) and k3.shape == (33, 4)
+    for c, m in enumerate(MEDIAPIPE_OF_COCO17):  # seen keypoints stay where they were
+        if k2[m, 2] > 0:
+            assert np.allclose(k2[m, :2], coco[c, :2])
+    assert (k2[[11, 12, 0], 2] > 0).all()
+    # Hip midpoint at the origin, head above it (y down), nose towards the camera (z < 0).
+    seen_hips = [m for m in (23, 24) if k3[m, 3] > 0]
+    if len(seen_hips) == 2:
+        assert np.allclose(k3[[23, 24], :2].mean(0), 0, atol=1e-4)
+    assert k3[0, 1] < -0.3 and k3[0, 2] < 0
+    # Seen from behind: the face is not seen, so the body faces away (nose z > 0).
+    back = coco.copy()
+    back[:5, 2] = 0.0
+    _, k3b = lift_coco17(back, astronaut_person.box)
+    assert k3b[0, 2] >= 0 and k3b[0, 3] == 0
+
+
+def test_lift_scale_is_metric(astronaut_person):
+    _, k3 = lift_coco17(coco_of(astronaut_person), astronaut_person.box)
+    shoulders = np.linalg.norm(k3[11, :3] - k3[12, :3])
+    assert 0.25 < shoulders < 0.5, shoulders  # an adult's shoulder joints, metres
+
+
+def test_lift_rejects_wrong_shapes():
+    with pytest.raises(ValueError, match="17, 3"):
+        lift_coco17(np.zeros((33, 3)))
+
+
+def test_person_without_mediapipe_is_replaced_from_coco17(body, astronaut, astronaut_person):
+    scene = make_scene(astronaut, [coco_only(astronaut_person)])
+    method = RefSD(RefSDOptions(attributes="random"), body=body)
+    result = run_guarded(method, scene, np.random.default_rng(0))
+    method.close()
+    record = result.regions[0]
+    assert record.outcome == Outcome.REPLACED, record.reason
+    audit = record.attributes
+    assert audit["pose_source"] == "coco17"
+    assert audit["fit_error_share"] < 0.03, audit  # 2D keypoints followed within 3 % of height
+    assert audit["silhouette_iou"] > 0.55, audit
+
+
+def test_annotation_keypoints_are_a_fallback_too(body, astronaut, astronaut_person):
+    annotated = dataclasses.replace(astronaut_person, keypoints2d=coco_of(astronaut_person),
+                                    keypoints3d=None, keypoint_format="coco17", faces=[])
+    scene = make_scene(astronaut, [annotated])
+    method = RefSD(RefSDOptions(fit_steps=10), body=body)
+    result = run_guarded(method, scene, np.random.default_rng(0))
+    method.close()
+    assert result.regions[0].outcome == Outcome.REPLACED, result.regions[0].reason
+    assert result.regions[0].attributes["pose_source"] == "coco17"
+
+
+def test_no_pose_at_all_fails_closed(body, astronaut, astronaut_person):
+    bare = dataclasses.replace(astronaut_person, keypoints2d=None, keypoints3d=None,
+                               keypoints_coco17=None, faces=[])
+    scene = make_scene(astronaut, [bare])
+    method = RefSD(RefSDOptions(fit_steps=5), body=body)
+    result = run_guarded(method, scene, np.random.default_rng(0))
+    method.close()
+    record = result.regions[0]
+    assert record.outcome == Outcome.MASKED
+    assert "no COCO-17 keypoints" in record.reason
+    assert (result.image[scene.regions()[0].mask] == 0).all()
+
+
+def test_overlapping_people_each_get_their_own_stand_in(body, astronaut, astronaut_person):
+    """Two people overlapping by a quarter of their width, the second posed only by COCO-17
+    keypoints: both are replaced, each with a different outfit, and neither is left."""
+    h, w = astronaut.shape[:2]
+    dx = 3 * w // 4
+    width = w + dx
+    image = np.zeros((h, width, 3), np.uint8)
+    image[:, dx:] = astronaut
+    image[:, :w][astronaut_person.mask] = astronaut[astronaut_person.mask]  # front person
+    back = coco_only(astronaut_person, dx, width)
+    front_mask = np.zeros((h, width), bool)
+    front_mask[:, :w] = astronaut_person.mask
+    back.mask = back.mask & ~front_mask
+    front = dataclasses.replace(astronaut_person, mask=front_mask)
+    scene = make_scene(image, [front, back], source="two.jpg")
+    method = RefSD(RefSDOptions(attributes="random"), body=body)
+    result = run_guarded(method, scene, np.random.default_rng(1))
+    method.close()
+    outcomes = [r.outcome for r in result.regions]
+    assert outcomes == [Outcome.REPLACED, Outcome.REPLACED], [r.reason for r in result.regions]
+    a, b = (r.attributes for r in result.regions)
+    assert (a["pose_source"], b["pose_source"]) == ("mediapipe", "coco17")
+    assert a["outfit"] != b["outfit"]
+    for region in scene.regions():  # every pixel of each person changed or covered
+        changed = np.abs(result.image.astype(int) - image.astype(int)).sum(-1) > 0
+        assert changed[region.person.mask].mean() > 0.9
