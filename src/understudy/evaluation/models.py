@@ -99,9 +99,10 @@ class Models:
         return self._get("inception", lambda: InceptionFeatures(self.options.inception))
 
     def close(self) -> None:
-        pose = self._built.get("pose")
-        if pose is not None:
-            pose.close()
+        for key in ("pose", "person-pixels"):
+            model = self._built.get(key)
+            if model is not None:
+                model.close()
 
     def describe(self) -> dict[str, Any]:
         out = {}

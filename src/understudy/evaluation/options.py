@@ -13,7 +13,9 @@ from pathlib import Path
 from understudy.errors import UsageError
 
 RECOGNIZERS: tuple[str, ...] = ("dlib", "sface")
-MEASURES: tuple[str, ...] = ("faces", "appearance", "posture", "attributes", "quality")
+# "people": person recall, coverage and pixels left visible (needs the audit for recall);
+# "appearance": body re-identification by the ImageNet embedder and the clothing-colour attacker.
+MEASURES: tuple[str, ...] = ("faces", "appearance", "people", "posture", "attributes", "quality")
 
 
 @dataclass
@@ -27,6 +29,9 @@ class EvaluationOptions:
     # Regex whose first group is the identity in a file's relative path (e.g. Market-1501's
     # "^(\d+)_"): enables the gallery protocol that excludes the query's own image.
     identity_pattern: str | None = None
+    # Hand-labelled people (labels.json as tests/people_set.py writes it): recall, coverage
+    # and body re-ID then use these people and identities instead of a detector's.
+    labels: str | None = None
     body_reid_model: str | None = None  # ONNX person re-ID model (N, 3, 256, 128) → features
     inception: str | None = None  # TorchScript Inception feature extractor, enables FID/KID
     max_side: int = 1600  # images are analysed at most this large (long side, pixels)
@@ -54,7 +59,7 @@ class EvaluationOptions:
             if compiled.groups < 1:
                 raise UsageError(f"identity_pattern {self.identity_pattern!r} needs one group "
                                  "that captures the identity, e.g. '^(\\d+)_'")
-        for name in ("body_reid_model", "inception"):
+        for name in ("labels", "body_reid_model", "inception"):
             value = getattr(self, name)
             if value is not None and not Path(value).is_file():
                 raise UsageError(f"{name} {value!r} is not a file")

@@ -78,13 +78,13 @@ def face_privacy(entries: list[FaceEntry], recognizer, threshold: float,
         "threshold": threshold,
         "gallery_size": n,
     }
-    out["full_reference"] = _retrieval(entries, gallery, recognizer, exclude_own=False)
+    out["full_reference"] = retrieval(entries, gallery, recognizer, exclude_own=False)
     if labelled:
-        out["gallery"] = _retrieval(entries, gallery, recognizer, exclude_own=True)
+        out["gallery"] = retrieval(entries, gallery, recognizer, exclude_own=True)
     return out
 
 
-def _retrieval(entries: list[FaceEntry], gallery: np.ndarray, recognizer,
+def retrieval(entries: list[FaceEntry], gallery: np.ndarray, recognizer,
                exclude_own: bool) -> dict[str, Any]:
     """R@k and mAP of the queries against the gallery of originals.
 
