@@ -31,6 +31,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="drop the audio of videos (copied unchanged by default)")
     parser.add_argument("--max-pixels", type=int, default=100_000_000,
                         help="refuse images larger than this many pixels (decompression bombs)")
+    parser.add_argument("--max-memory", type=float, default=2.0, metavar="GB",
+                        help="memory budget per worker: refuse an image whose decoding and "
+                             "anonymization would need more (about 30 bytes per pixel; default 2)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a method option (repeatable), e.g. --option blocks=12")
     people = parser.add_argument_group("who is anonymized")
@@ -106,7 +109,7 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 NUMERIC_FLAGS: dict[str, tuple[float, float | None]] = {
     "seed": (0, 2**32 - 1), "workers": (1, None), "max_pixels": (1, None),
     "min_person_size": (0, None), "uncertain_threshold": (0.0, 1.0), "face_max_side": (0, None),
-    "actors": (0, None), "batch_size": (1, None),
+    "actors": (0, None), "batch_size": (1, None), "max_memory": (0.001, None),
 }
 
 
@@ -164,7 +167,8 @@ def build_options(args: argparse.Namespace):
         face_max_side=args.face_max_side)
     anonymize = AnonymizeOptions(args.method, method_options, perception, variants)
     return RunOptions(args.sources, args.output, anonymize, resume=args.resume,
-                      workers=args.workers, keep_audio=args.keep_audio, max_pixels=args.max_pixels)
+                      workers=args.workers, keep_audio=args.keep_audio, max_pixels=args.max_pixels,
+                      max_memory=int(args.max_memory * 1024**3))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,6 +24,19 @@ TEMPLATES = Path(__file__).with_name("templates")
 KEYS = "123456789"
 
 
+def same_origin(request: Any) -> bool:
+    """False when the browser says the request comes from another site: an ``Origin`` whose
+    host is not ours, or ``Sec-Fetch-Site: cross-site``. Clients that send neither (curl,
+    scripts of the organiser) hold the token anyway."""
+    from urllib.parse import urlsplit
+
+    origin = request.headers.get("origin")
+    if origin is not None:
+        host = request.headers.get("host", "")
+        return origin != "null" and urlsplit(origin).netloc == host
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
 def create_app(store: StudyStore) -> Any:
     """The FastAPI app for one study (``uvicorn.run(create_app(store), host=..., port=...)``)."""
     store.check()
@@ -36,6 +49,10 @@ def create_app(store: StudyStore) -> Any:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if request.method not in ("GET", "HEAD") and not same_origin(request):
+            # Cross-site request forgery: another page posting answers in the name of an
+            # annotator whose browser holds the link.
+            return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
         nonce = secrets.token_urlsafe(12)
         request.state.nonce = nonce
         response = await call_next(request)

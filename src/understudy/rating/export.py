@@ -159,9 +159,32 @@ def _finite(value: Any) -> Any:
     return value
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in an
+# annotator's name or a method's folder name): such text cells get a leading apostrophe
+# (OWASP's CSV-injection advice). Numbers are written as numbers and left alone.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value`` as a CSV cell that no spreadsheet evaluates."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """``csv.writer`` whose text cells are neutralised with ``safe_cell``."""
+
+    def __init__(self, fh: Any):
+        self._writer = csv.writer(fh)
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([safe_cell(v) for v in row])
+
+
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = _SafeWriter(fh)
         writer.writerow(CSV_COLUMNS)
         for r in rows:
             writer.writerow([r["annotator"], r["excluded"], r["item"], r["item_kind"],
@@ -200,7 +223,7 @@ def _agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _write_summary(path: Path, methods: dict[str, Any]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = _SafeWriter(fh)
         writer.writerow(["method", "measure", "mean", "ci_low", "ci_high", "n", "annotators",
                          "items"])
         for m, entry in methods.items():

@@ -259,9 +259,11 @@ def _build(folder: Path, name: str, originals: dict[str, Path], by_stem: dict[st
             add_question(add_item("image", image_id, check="scrambled-realism"), "realism",
                          realism_text, LIKERT_REALISM, expected=["1", "2"])
         else:
-            # The same photo on both sides is the same person.
-            image_id = original_ids[key]
-            add_question(add_item("pair", image_id, image_id, check="same-photo-identity"),
+            # The same photo on both sides is the same person. A copy under its own id: one
+            # id on both sides (or an id already seen elsewhere) would give the check away.
+            image_id = add_image(originals[key], CHECK, f"same:{key}", {})
+            reference = original_ids[key]
+            add_question(add_item("pair", image_id, reference, check="same-photo-identity"),
                          "identity", identity_text, LIKERT_IDENTITY, expected=["4", "5"])
 
     with store.transaction() as conn:

@@ -28,6 +28,7 @@ from understudy.run.anonymizer import AnonymizeOptions, Anonymizer
 from understudy.scene import Frame, Result
 
 DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_MAX_MEMORY = 2 * 1024**3  # bytes per worker for one image (io.images explains the estimate)
 MAX_SEED = 2**32 - 1  # numpy and torch seed from 32-bit words; larger seeds are not portable
 
 
@@ -40,6 +41,7 @@ class RunOptions:
     workers: int = 1
     keep_audio: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_memory: int | None = DEFAULT_MAX_MEMORY  # None: no budget
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -48,6 +50,8 @@ class RunOptions:
             raise UsageError(f"--workers must be >= 1, got {self.workers}")
         if self.max_pixels < 1:
             raise UsageError(f"--max-pixels must be >= 1, got {self.max_pixels}")
+        if self.max_memory is not None and self.max_memory < 1:
+            raise UsageError(f"--max-memory must be > 0, got {self.max_memory} bytes")
         if not 0 <= self.anonymize.seed <= MAX_SEED:
             raise UsageError(f"--seed must be in 0..{MAX_SEED}, got {self.anonymize.seed}")
 
@@ -155,7 +159,7 @@ def _target(destination: Path, item, variant: str, options: RunOptions) -> Path:
 def _process_image(anonymizer, item, destination, options, todo) -> list[dict[str, Any]]:
     from understudy.io.images import read_image, write_image
 
-    picture = read_image(item.path, max_pixels=options.max_pixels)
+    picture = read_image(item.path, max_pixels=options.max_pixels, max_memory=options.max_memory)
     scene = anonymizer.perceiver.perceive(Frame(picture.rgb, str(item.relative), 0))
     rows = []
     for variant, name, method, base in todo:
