@@ -426,8 +426,23 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path: Path):
     fails(p, "limit of 100 MP")
     # The limit is ours and configurable, above Pillow's own global one (179 MP): such a
     # header now gets past the size check and fails only when its (missing) pixels decode.
-    msg = fails(p, "corrupt", max_pixels=500_000_000)
+    msg = fails(p, "corrupt", max_pixels=500_000_000, max_memory=None)
     assert "limit" not in msg
+    # Issue 16, defect 7: under the pixel limit, the memory budget still decides.
+    fails(p, "memory budget of 2 GB", max_pixels=500_000_000)
+    fails(p, "memory budget of 1 GB", max_pixels=500_000_000, max_memory=1024**3)
+
+
+def test_memory_budget_bounds_a_small_file_of_many_pixels(tmp_path: Path):
+    """Issue 16, defect 7: a few-KB PNG declaring 36 MP is refused before any pixel is
+    decoded when its processing would exceed the worker's budget, and decodes under it."""
+    from PIL import Image
+
+    p = tmp_path / "flat.png"
+    Image.new("RGB", (6000, 6000), (120, 130, 140)).save(p, optimize=True)
+    assert p.stat().st_size < 200_000
+    fails(p, "needs about 1.0 GB", max_memory=512 * 1024**2)
+    assert read_image(p, max_memory=2 * 1024**3).rgb.shape == (6000, 6000, 3)
 
 
 def test_real_large_bilevel_png_bomb(tmp_path: Path):
