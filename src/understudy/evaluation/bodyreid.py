@@ -51,4 +51,6 @@ def body_reid(entries: list[BodyEntry], labelled: bool) -> dict[str, Any]:
                            "full_reference": full}
     if labelled:
         out["gallery"] = retrieval(entries, gallery, _Cosine, exclude_own=True)
+        out["gallery_R@1"] = out["gallery"].get("R@1")  # flat, for the report's tables
+        out["gallery_mAP"] = out["gallery"].get("mAP")
     return out

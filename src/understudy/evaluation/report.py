@@ -249,9 +249,19 @@ def render_html(report: dict[str, Any]) -> str:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("understudy.evaluation", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
+    body_columns = [("people", "people", 0), ("R@1", "R@1", 1), ("R@5", "R@5", 1),
+                    ("R@10", "R@10", 1), ("mAP", "mAP", 1), ("gallery R@1", "gallery_R@1", 1),
+                    ("gallery mAP", "gallery_mAP", 1), ("mean cosine", "pair_cosine_mean", 3)]
     sections = [
-        ("Body", "body", "appearance", [("people", "people", 0), ("R@1", "R@1", 1), ("R@5", "R@5", 1),
-                                        ("mAP", "mAP", 1), ("mean cosine", "pair_cosine_mean", 3)]),
+        ("People: found, covered, left visible", "people", None, [
+            ("people", "people", 0), ("found", "found", 0), ("recall %", "recall", 1),
+            ("covered %", "covered", 1), ("replaced", "replaced", 0), ("masked", "masked", 0),
+            ("missed", "missed", 0), ("replaced of found %", "replaced_of_found", 1),
+            ("pixels left %", "visible_mean", 1), ("left visible", "left_visible", 0),
+            ("fit IoU (median)", "fit_iou_median", 2),
+            ("keypoint error % height (median)", "fit_error_share_median", 1)]),
+        ("Body", "body", "appearance", body_columns),
+        ("Body: clothing colour", "body", "colour", body_columns),
         ("Body re-identification", "body", "reid", [("people", "people", 0), ("R@1", "R@1", 1),
                                                     ("R@5", "R@5", 1), ("mAP", "mAP", 1),
                                                     ("mean cosine", "pair_cosine_mean", 3)]),
