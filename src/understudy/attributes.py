@@ -138,6 +138,23 @@ class Attributes:
         return cls(**sampled)
 
 
+def partial_phrase(values: Mapping[str, str]) -> str:
+    """"a smiling woman in her thirties": a person known only in part (e.g. gender, age and
+    emotion measured on the original), in the words of ``Attributes.prompt``. Keys left out
+    stay unsaid rather than sampled, so nothing is invented about the scene's people;
+    "a person" when nothing is known."""
+    v = {k: normalize_value(k, x) for k, x in values.items()}
+    gender = v.get("gender")
+    words = [_EMOTION_WORDS.get(v.get("emotion", ""), ""), _HEIGHT_WORDS.get(v.get("height", ""), ""),
+             _BUILD_WORDS.get(v.get("build", ""), ""), v.get("ethnicity", ""),
+             _NOUN.get(gender or "", "person")]
+    if "age" in v:
+        pronoun = {"female": "her", "male": "his"}.get(gender or "", "their")
+        words.append(_AGE_WORDS[v["age"]].replace("their", pronoun))
+    text = " ".join(w for w in words if w)
+    return ("an " if text[0] in "aeiou" else "a ") + text
+
+
 def sample_values(rng: np.random.Generator) -> dict[str, str]:
     """One draw of every attribute from ``DISTRIBUTIONS`` (in ``VOCABULARY`` order)."""
     out = {}

@@ -3,8 +3,7 @@ control, anonymization scale a_s.
 
 Annotators turn the frame into control maps (pose, canny, segmentation, depth, normal);
 one ControlNet per map, each with its weight, steers SD towards an image with the same
-layout and the caption (built from the requested attributes, or a captioning model's
-sentence). Sampling starts from the original's VAE latent noised to ``strength``. The
+layout and the caption. Sampling starts from the original's VAE latent noised to ``strength``. The
 negative control, an identity-function ControlNet fed the original's latent, is combined
 with the positive prediction CFG-style (``understudy.diffusion.negative``): a_s = 0
 reproduces the original, 1 is the positive-control image, > 1 pushes away from the
@@ -24,6 +23,15 @@ one option set per value with the output suffix ``as_<value>`` (the runner write
 ``DST/as_<value>/...``); methods built from those option sets share the loaded weights.
 In Python, ``Camouflage.anonymize_sweep`` returns one result per value in one call.
 
+Captions (``caption_source``): the paper captions the input, so the output keeps what the
+scene shows while the identity goes. By default each person's crop (person mode) or the whole
+frame (scene mode) is captioned by ``captioner`` when one is given (any transformers
+image-text-to-text model, e.g. BLIP); without one, the caption is built from the gender, age
+and emotion *measured* on the original face (``understudy.perception.attributes_measured``;
+what is not measured, such as ethnicity, stays unsaid). Random or chosen stand-ins only when
+asked: ``attributes="random"``, ``"k=v,..."`` or a file; ``prompt`` fixes one caption for all.
+The audit row of each person says which source made its caption (``caption_source``).
+
 a_s = 0 is a reconstruction, not an anonymization: the fail-closed guard masks regions
 that come back unchanged.
 """
@@ -40,6 +48,11 @@ from understudy.errors import UsageError
 from understudy.scene import Outcome, Region, RegionResult, Result, Scene
 
 MODES = ("person", "scene")
+# Where captions come from, in the order they win: a fixed prompt, attributes the user asked
+# for, a captioning model, attributes measured on the original (the default).
+CAPTION_SOURCES = ("prompt", "requested", "captioner", "measured")
+MEASURED = "measured"  # attributes="measured" names the default explicitly
+QUALITY = "realistic, natural light, sharp focus"
 DEFAULT_ANONYMIZATION_SCALE = 1.5
 SWEEP_PREFIX = "as_"
 
@@ -108,10 +121,12 @@ class CamouflageOptions(DiffusionOptions):
     resolution: int = 512  # long side of the working image, px
     padding: float = 0.25  # person mode: context around each region, share of its size
     blend: int = 6  # person mode: feathered margin outside each mask, px
-    attributes: str | None = None  # as --attributes: "random", "k=v,...", or a file
+    # None/"measured": the original's own (captioner, else measured attributes); "random",
+    # "k=v,..." or a file: stand-ins as asked (--attributes)
+    attributes: str | None = None
     prompt: str | None = None  # a fixed caption instead of the built one
     negative_prompt: str | None = None  # default: attributes.NEGATIVE_PROMPT
-    captioner: str | None = None  # image-text-to-text model for scene captions
+    captioner: str | None = None  # image-text-to-text model (BLIP, a VLM): captions each crop
     depth_model: str | None = None  # depth-estimation model for the depth/normal maps
     batch_size: int = 1  # person mode: people denoised together (--batch-size)
     scales: tuple[float, ...] = field(init=False, repr=False)
@@ -191,6 +206,7 @@ class Camouflage:
         self._models: dict[str, Any] | None = None
         self._annotators: Any = None
         self._captioner: Any = None
+        self._reader: Any = None  # the attribute models, loaded when first measuring
         from understudy.diffusion.batching import AdaptiveBatcher, BatchingOptions
 
         # One batcher per method: a batch size shrunk by out-of-memory stays shrunk.
@@ -241,6 +257,29 @@ class Camouflage:
         return self
 
     # -- captions --------------------------------------------------------------------------
+    @property
+    def caption_source(self) -> str:
+        """One of ``CAPTION_SOURCES``: what this run's captions are made from."""
+        o = self.options
+        if o.prompt:
+            return "prompt"
+        if o.attributes and str(o.attributes).strip().lower() != MEASURED:
+            return "requested"
+        return "captioner" if o.captioner else "measured"
+
+    def describe_people(self, scene: Scene, regions: list[Region]) -> list[dict[str, Any]]:
+        """Per region, what its caption is made of and what the audit row keeps:
+        ``{"caption_source", **attribute values}`` (the values requested or measured; none for
+        a captioner, whose sentence is added when the crop is captioned)."""
+        source = self.caption_source
+        if source == "requested":
+            return [{**a.to_json(), "caption_source": source}
+                    for a in self.person_attributes(scene, regions)]
+        if source != "measured":
+            return [{"caption_source": source} for _ in regions]
+        return [{**values, "caption_source": source}
+                for values in self.measure(scene, regions)]
+
     def person_attributes(self, scene: Scene, regions: list[Region]) -> list[Any]:
         """The requested (or sampled) stand-in attributes of each region's person, drawn
         from the region's own generator (keyed by track: stable across a video)."""
@@ -255,18 +294,56 @@ class Camouflage:
                                          person.attributes if person is not None else None))
         return out
 
-    def caption(self, scene: Scene, attributes: list[Any]) -> str:
+    def measure(self, scene: Scene, regions: list[Region]) -> list[dict[str, str]]:
+        """Gender, age decade and emotion measured on each region's face in the original
+        (``{}`` for a region without a face: nothing is guessed)."""
+        from understudy.methods.camouflage_light import region_face
+        from understudy.perception.attributes_measured import in_vocabulary
+
+        faces = [region_face(r) for r in regions]
+        idx = [i for i, f in enumerate(faces) if f is not None]
+        out: list[dict[str, str]] = [{} for _ in regions]
+        if idx:
+            if self._reader is None:
+                from understudy.perception.attributes_measured import AttributeReader
+
+                self._reader = AttributeReader()
+            readings = self._reader(scene.image, [[float(v) for v in faces[i].box] for i in idx])
+            for i, reading in zip(idx, readings):
+                out[i] = in_vocabulary(reading)
+        return out
+
+    def person_prompt(self, person: dict[str, Any], crop_image: np.ndarray) -> str:
+        """The person-mode prompt of one region: the fixed prompt, the captioner's sentence
+        for the crop, or the requested/measured attributes in words."""
+        from understudy.attributes import Attributes, partial_phrase
+
+        source = person["caption_source"]
+        if source == "prompt":
+            return str(self.options.prompt)
+        if source == "captioner":
+            return f"{self._caption_model(crop_image)}, {QUALITY}"
+        values = {k: v for k, v in person.items() if k in Attributes.__dataclass_fields__}
+        if source == "requested":
+            return Attributes(**values).prompt()
+        return f"a photo of {partial_phrase(values)}, full body, {QUALITY}"
+
+    def caption(self, scene: Scene, people: list[dict[str, Any]]) -> str:
         """The scene caption: the user's prompt, a captioning model's sentence, or one built
-        from every stand-in's attributes."""
-        if self.options.prompt:
-            return self.options.prompt
-        if self.options.captioner:
-            return self._caption_model(scene.image)
-        if not attributes:
-            return "a photo, realistic, natural light, sharp focus"
-        people = [describe(a) for a in attributes]
-        head = "a photo of " + ("" if len(people) == 1 else f"{len(people)} people: ")
-        return head + "; ".join(people) + ", realistic, natural light, sharp focus"
+        from every person's requested or measured attributes."""
+        from understudy.attributes import partial_phrase
+
+        source = self.caption_source
+        if source == "prompt":
+            return str(self.options.prompt)
+        if source == "captioner":
+            return f"{self._caption_model(scene.image)}, {QUALITY}"
+        if not people:
+            return f"a photo, {QUALITY}"
+        phrases = [partial_phrase({k: v for k, v in p.items() if k != "caption_source"})
+                   for p in people]
+        head = "a photo of " + ("" if len(phrases) == 1 else f"{len(phrases)} people: ")
+        return head + "; ".join(phrases) + f", {QUALITY}"
 
     def _caption_model(self, image: np.ndarray) -> str:
         if self._captioner is None:
@@ -292,15 +369,15 @@ class Camouflage:
         noise (the same seed at every scale, so the sweep shows a_s alone)."""
         models = self.models()
         regions = scene.regions()
-        attributes = self.person_attributes(scene, regions)
+        people = self.describe_people(scene, regions)
         maps = {name: self._annotators(name, scene) for name in models["nets"]}
         scales = self.options.scales
         outs = [scene.image.copy() for _ in scales]
         records: list[list[RegionResult]] = [[] for _ in scales]
         if self.options.mode == "scene":
-            self._run_scene(scene, regions, attributes, maps, outs, records)
+            self._run_scene(scene, regions, people, maps, outs, records)
         else:
-            self._run_people(scene, regions, attributes, maps, outs, records)
+            self._run_people(scene, regions, people, maps, outs, records)
         notes = [f"camouflage a_s={s:g}, mode {self.options.mode}" for s in scales]
         suffixes = [f"{SWEEP_PREFIX}{s:g}" if len(scales) > 1 else "" for s in scales]
         return [(sfx, Result(out, recs, [note]))
@@ -331,7 +408,7 @@ class Camouflage:
                 generators=generators))
         return [list(images) for images in zip(*per_scale)]
 
-    def _run_scene(self, scene: Scene, regions: list[Region], attributes: list[Any],
+    def _run_scene(self, scene: Scene, regions: list[Region], people: list[dict[str, Any]],
                    maps: dict[str, np.ndarray], outs: list[np.ndarray],
                    records: list[list[RegionResult]]) -> None:
         from understudy.diffusion.crops import Crop
@@ -340,13 +417,14 @@ class Camouflage:
         seed = int(scene.rng_for_scene().integers(2**31))
         work_maps = {k: crop.cut(v, nearest=k in ("pose", "segmentation"))
                      for k, v in maps.items()}
-        (images,) = self._generate([_Job(crop, crop.cut(scene.image), work_maps,
-                                         self.caption(scene, attributes), seed)])
+        caption = self.caption(scene, people)
+        people = [{**p, "caption": caption} for p in people]
+        (images,) = self._generate([_Job(crop, crop.cut(scene.image), work_maps, caption, seed)])
         for out, image, recs in zip(outs, images, records):
             out[:] = crop.uncut(image)
-            recs.extend(self._record(r, a, Outcome.REPLACED) for r, a in zip(regions, attributes))
+            recs.extend(self._record(r, p, Outcome.REPLACED) for r, p in zip(regions, people))
 
-    def _run_people(self, scene: Scene, regions: list[Region], attributes: list[Any],
+    def _run_people(self, scene: Scene, regions: list[Region], people: list[dict[str, Any]],
                     maps: dict[str, np.ndarray], outs: list[np.ndarray],
                     records: list[list[RegionResult]]) -> None:
         from understudy.diffusion.crops import Crop, paste
@@ -354,7 +432,7 @@ class Camouflage:
 
         o = self.options
         jobs: list[_Job | None] = []
-        for i, (region, attrs) in enumerate(zip(regions, attributes)):
+        for i, (region, person) in enumerate(zip(regions, people)):
             crop = Crop.around(region.mask, o.padding, o.resolution, min_pad=o.blend + 2)
             if crop is None:
                 jobs.append(None)
@@ -362,13 +440,14 @@ class Camouflage:
             seed = int(scene.rng_for(i, region).integers(2**31))
             work_maps = {k: crop.cut(v, nearest=k in ("pose", "segmentation"))
                          for k, v in maps.items()}
-            jobs.append(_Job(crop, crop.cut(scene.image), work_maps, o.prompt or attrs.prompt(),
-                             seed))
+            image = crop.cut(scene.image)
+            person["caption"] = self.person_prompt(person, image)  # the audit keeps it
+            jobs.append(_Job(crop, image, work_maps, person["caption"], seed))
         todo = [j for j in jobs if j is not None]
         # People whose crops share a working size are denoised together.
         done = iter(self.batcher.map(self._generate, todo, key=lambda j: j.crop.work,
                                      errors="return"))
-        for region, attrs, job in zip(regions, attributes, jobs):
+        for region, attrs, job in zip(regions, people, jobs):
             if job is None:
                 for recs in records:
                     recs.append(self._record(region, attrs, Outcome.SKIPPED,
@@ -387,10 +466,10 @@ class Camouflage:
                 recs.append(self._record(region, attrs, Outcome.REPLACED))
 
     @staticmethod
-    def _record(region: Region, attributes: Any, outcome: Outcome,
+    def _record(region: Region, person: dict[str, Any], outcome: Outcome,
                 reason: str = "") -> RegionResult:
         return RegionResult(region.kind, region.box, region.score, outcome, reason,
-                            region.track_id, attributes.to_json() if attributes else {})
+                            region.track_id, dict(person))
 
 
 @dataclass
@@ -402,12 +481,4 @@ class _Job:
     maps: dict[str, np.ndarray]
     prompt: str
     seed: int
-
-
-def describe(attributes: Any) -> str:
-    """"a smiling east asian woman in her thirties": the person part of the attribute
-    prompt (``Attributes.prompt`` minus its photo prefix and quality suffix)."""
-    text = attributes.prompt()
-    text = text.removeprefix("a photo of ")
-    return text.split(", full body")[0]
 
