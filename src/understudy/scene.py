@@ -23,6 +23,9 @@ from typing import Any, Literal
 import numpy as np
 
 Target = Literal["faces", "people"]
+# In people mode, a face that no person owns gets its own region unless this share of its
+# head ellipse already lies in some person's region.
+STRAY_FACE_COVERED = 0.9
 TARGETS: tuple[str, ...] = ("faces", "people")
 
 
@@ -137,9 +140,30 @@ class Scene:
         else:
             regions = [Region("person", p.box, person_region_mask(p, (h, w)), p.score, person=p,
                               uncertain=p.uncertain) for p in self.people]
+            regions += self._stray_face_regions(regions, (h, w))
         for region in regions:
             region.mask.setflags(write=False)
         return regions
+
+    def _stray_face_regions(self, people: list[Region], size: tuple[int, int]) -> list[Region]:
+        """Face regions for faces no person region covers (a crowd, a poster, a face behind
+        glass): in people mode they are anonymized as faces, after the people."""
+        from understudy.regions import face_region_mask
+
+        owned = {id(f) for p in self.people for f in p.faces}
+        covered = np.zeros(size, bool)
+        for region in people:
+            covered |= region.mask
+        out = []
+        for f in self.faces:
+            if id(f) in owned:
+                continue
+            mask = face_region_mask(f.box, size)
+            # A face already mostly inside a person's region changes with that person.
+            if mask.any() and (mask & covered).sum() >= STRAY_FACE_COVERED * mask.sum():
+                continue
+            out.append(Region("face", f.box, mask, f.score, face=f))
+        return out
 
     def rng_for(self, region_index: int, region: Region | None = None) -> np.random.Generator:
         """A generator for one region: seeded by the run seed and the track, so that the same

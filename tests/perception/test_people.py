@@ -55,8 +55,9 @@ def _check_person(person, image, name):
     grown = dilate(person.mask, max(3, int(0.03 * max(h, w))))
     xs = visible[:, 0].clip(0, w - 1).astype(int)
     ys = visible[:, 1].clip(0, h - 1).astype(int)
-    # MediaPipe places hands hidden behind a lectern (obama2) with high visibility: allow 2 in 16.
-    assert grown[ys, xs].mean() >= 0.85, f"{name}: keypoints off the body"
+    # MediaPipe places hands hidden behind a lectern (obama2) with high visibility: 2 in 16 on
+    # SSDLite's box, 3 in 18 (a wrist and its hand points) on the fused box. Allow 1 in 5.
+    assert grown[ys, xs].mean() >= 0.8, f"{name}: keypoints off the body"
     # World landmarks are metric, hip-centred: a standing adult spans well under 2.5 m.
     assert np.abs(k3[:, :3]).max() < 2.5
     assert person.faces, f"{name}: person without a face"

@@ -4,6 +4,8 @@ Every detector measured here misses people badly cut by the image edge, so a fac
 person claims seeds a person crop of its own. Each person's mask is pose's mask on their crop
 widened by selfie segmentation inside their box; overlaps are settled pixel by pixel (the
 person with the strongest evidence wins), so each mask pixel belongs to exactly one person.
+Last, the residual-person guard (``understudy.perception.residual``) turns person pixels that
+nobody covers into people of their own (``source="residual"``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.perception.pose import HEAD_LANDMARKS, PoseEstimate
+from understudy.perception.pose import HEAD_LANDMARKS, PoseEstimate, centred_in
+from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import clip_box, head_box, int_box, mask_bbox
 from understudy.scene import Face, Frame, Person
 
@@ -27,6 +30,15 @@ MAX_HEAD_DISTANCE = 1.0
 # A seed crop around a face: widths either side, heights above and below (a standing body is
 # about 7-8 face heights tall).
 SEED_SIDE, SEED_UP, SEED_DOWN = 2.5, 1.0, 7.0
+# COCO-17 keypoints of the head (nose, eyes, ears), for faces of people MediaPipe missed.
+COCO17_HEAD = (0, 1, 2, 3, 4)
+# A residual person without a pose whose torso is visible to this degree is kept uncertain.
+RESIDUAL_SCORE = 0.3
+# A residual blob's pose counts only if the pose's own mask covers this share of the blob:
+# MediaPipe posed a lamp post and a road sign on the street video (its mask there was thin).
+RESIDUAL_POSE_SHARE = 0.4
+# A weak detection is a residual blob's witness when their boxes overlap this much.
+RESIDUAL_WITNESS_IOU = 0.3
 
 
 class PoseEstimator(Protocol):
@@ -42,6 +54,9 @@ class AssemblyOptions:
     mask_threshold: float = 0.5  # person probability above which a pixel is theirs
     seed_from_faces: bool = True  # faces no person claims seed a person crop
     duplicate_iou: float = 0.5  # a seeded person this close to a found one is the same person
+    residual: ResidualOptions | None = field(default_factory=ResidualOptions)  # None: off
+    # Detections scoring below this with no pose, face, keypoints or mask are dropped.
+    min_lone_score: float = 0.35
 
     def __post_init__(self) -> None:
         if not 0 < self.mask_threshold < 1:
@@ -85,6 +100,8 @@ class PeopleAssembler:
         cands = [_Candidate(p) for p in self.detector(image)]
         for c in cands:
             self._add_pose(image, c)
+        # One whole-frame segmentation serves the masks and the residual guard.
+        selfie = self.segmenter(image) if self.segmenter is not None else None
         unclaimed = assign_faces([c.person for c in cands], faces)
         if self.options.seed_from_faces:
             for face in unclaimed:
@@ -94,10 +111,72 @@ class PeopleAssembler:
                     twin.person.faces.append(face)  # the same person, found twice
                 else:
                     cands.append(seed)
-        if not cands:
-            return []
-        self._resolve_masks(image, cands)
+        weak = [c.person for c in cands if self._unsupported(c)]
+        cands = [c for c in cands if not self._unsupported(c)]
+        if cands:
+            self._resolve_masks(image, cands, selfie)
+        if selfie is not None and self.options.residual is not None:
+            cands += self._residuals(image, cands, selfie, weak)
         return [c.person for c in cands]
+
+    def _unsupported(self, cand: _Candidate) -> bool:
+        """A weak lone box with nothing else for it: no pose, no face, no keypoints.
+
+        One detector's low score alone (the COCO SSD gave 0.2-0.33 to textures in a stadium
+        crowd) would become a solid black box; with any other evidence it stays, uncertain."""
+        p = cand.person
+        return (p.score < self.options.min_lone_score and cand.pose is None and not p.faces
+                and p.mask is None and p.keypoints_coco17 is None)
+
+    def _residuals(self, image: np.ndarray, cands: list[_Candidate], selfie: np.ndarray,
+                   weak: list[Person]) -> list[_Candidate]:
+        """People made of person pixels nobody covers; rims of a handled person join them.
+
+        Segmentation alone is not evidence: selfie segmentation called a coffee cup, a cat,
+        a retina scan and galaxies "person" at 0.8-0.98 mean probability. A blob counts only
+        with a second witness: a MediaPipe pose on it (then it gets a stand-in), or a weak
+        detection the detectors gave there (then it is masked out, fail closed)."""
+        size = image.shape[:2]
+        handled = [c.person.mask if c.person.mask is not None
+                   else _box_mask(c.person.box, size) for c in cands]
+        found = []
+        for left in find_leftovers(selfie, handled, self.options.residual):
+            if left.owner is not None:
+                owner = cands[left.owner].person
+                if owner.mask is not None:
+                    owner.mask = owner.mask | left.mask
+                    owner.box = clip_box(_union(owner.box, left.box), size)
+                continue
+            person = Person(box=left.box, score=RESIDUAL_SCORE, mask=left.mask,
+                            uncertain=True, source="residual")
+            cand = _Candidate(person)
+            self._add_pose(image, cand)
+            # The pose crop is wider than the blob and may hold a neighbour: keep it only if
+            # its body sits on the blob.
+            if cand.pose is not None and (cand.pose.score < 0.5 or not centred_in(
+                    cand.pose.keypoints2d, left.box) or _pose_share(cand.pose, left.mask,
+                                                                     self.options.mask_threshold)
+                    < RESIDUAL_POSE_SHARE):
+                cand.pose = None
+                person.keypoints2d = person.keypoints3d = None
+            if cand.pose is None:
+                witness = max(weak, key=lambda w: box_iou(w.box, left.box), default=None)
+                if witness is None or box_iou(witness.box, left.box) < RESIDUAL_WITNESS_IOU:
+                    continue  # nothing but segmentation says someone is there
+                person.keypoints_coco17 = witness.keypoints_coco17
+            else:
+                # A body MediaPipe can pose gets a stand-in; its own mask widens the blob
+                # where nobody else owns the pixels.
+                x0, y0, x1, y1 = cand.pose.crop
+                extra = np.zeros(size, bool)
+                extra[y0:y1, x0:x1] = cand.pose.mask > self.options.mask_threshold
+                for other in handled:
+                    extra &= ~other
+                person.mask = left.mask | extra
+                person.box = clip_box(np.array(mask_bbox(person.mask), np.float32), size)
+                person.score, person.uncertain = cand.pose.score, False
+            found.append(cand)
+        return found
 
     def _add_pose(self, image: np.ndarray, cand: _Candidate) -> None:
         person = cand.person
@@ -118,7 +197,7 @@ class PeopleAssembler:
         crop = clip_box(np.array([x0 - SEED_SIDE * fw, y0 - SEED_UP * fh,
                                   x1 + SEED_SIDE * fw, y1 + SEED_DOWN * fh]), size)
         head = clip_box(head_box(face.box), size)
-        person = Person(box=head, score=float(face.score), faces=[face])
+        person = Person(box=head, score=float(face.score), faces=[face], source="face")
         cand = _Candidate(person, seeded=True)
         if self.pose is not None:
             est = self.pose(image, crop)
@@ -133,12 +212,11 @@ class PeopleAssembler:
                     person.box = clip_box(_union(head, kb), size)
         return cand
 
-    def _resolve_masks(self, image: np.ndarray, cands: list[_Candidate]) -> None:
+    def _resolve_masks(self, image: np.ndarray, cands: list[_Candidate],
+                       selfie: np.ndarray | None) -> None:
         """Give every pixel to at most one person: the one with the strongest evidence."""
         h, w = image.shape[:2]
         thr = self.options.mask_threshold
-        need_selfie = self.segmenter is not None and any(c.person.mask is None for c in cands)
-        selfie = self.segmenter(image) if need_selfie else None
         # Work inside the union of all boxes and crops only: the rest belongs to nobody.
         extents = [int_box(c.person.box, (h, w)) for c in cands]
         extents += [c.pose.crop for c in cands if c.pose is not None]
@@ -215,6 +293,10 @@ def _face_person_cost(face: Face, person: Person) -> float | None:
     if person.keypoints2d is not None and person.keypoint_format == "mediapipe33":
         cost = _head_cost(person.keypoints2d, face)
         return cost if cost <= MAX_HEAD_DISTANCE else None
+    if person.keypoints_coco17 is not None:
+        cost = _head_cost(person.keypoints_coco17, face, COCO17_HEAD, 0.2)
+        if cost <= MAX_HEAD_DISTANCE:
+            return cost
     fx, fy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
     x0, y0, x1, y1 = [float(v) for v in person.box]
     if not (x0 <= fx <= x1 and y0 <= fy <= y1):
@@ -224,9 +306,10 @@ def _face_person_cost(face: Face, person: Person) -> float | None:
     return float(np.hypot(fx - (x0 + x1) / 2, fy - (y0 + 0.1 * (y1 - y0))) / bw) + 0.5
 
 
-def _head_cost(keypoints2d: np.ndarray, face: Face) -> float:
-    head = keypoints2d[list(HEAD_LANDMARKS)]
-    vis = head[head[:, 2] > 0.5]
+def _head_cost(keypoints2d: np.ndarray, face: Face, head_ids: Sequence[int] = HEAD_LANDMARKS,
+               min_visibility: float = 0.5) -> float:
+    head = keypoints2d[list(head_ids)]
+    vis = head[head[:, 2] > min_visibility]
     if len(vis) == 0:
         return float("inf")
     fx, fy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
@@ -264,6 +347,20 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def _pose_share(pose: PoseEstimate, blob: np.ndarray, threshold: float) -> float:
+    """Share of ``blob``'s pixels that ``pose``'s own mask also calls person."""
+    x0, y0, x1, y1 = pose.crop
+    inside = blob[y0:y1, x0:x1] & (pose.mask > threshold)
+    return float(inside.sum()) / max(int(blob.sum()), 1)
+
+
+def _box_mask(box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = int_box(box, size)
+    mask = np.zeros(size, bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:

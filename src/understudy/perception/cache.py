@@ -19,7 +19,8 @@ import numpy as np
 
 from understudy.scene import Face, Frame, Person, Scene
 
-FORMAT_VERSION = 1
+# 2: people carry ``source`` and MoveNet's ``keypoints_coco17``.
+FORMAT_VERSION = 2
 
 
 class PerceptionCache:
@@ -75,7 +76,7 @@ def _encode(scene: Scene) -> dict[str, np.ndarray]:
         arrays[f"person{i}_box"] = np.asarray(p.box, np.float32)
         if p.mask is not None:
             arrays[f"person{i}_mask"] = np.packbits(p.mask.astype(bool), axis=None)
-        for name in ("keypoints2d", "keypoints3d"):
+        for name in ("keypoints2d", "keypoints3d", "keypoints_coco17"):
             value = getattr(p, name)
             if value is not None:
                 arrays[f"person{i}_{name}"] = np.asarray(value, np.float32)
@@ -86,7 +87,7 @@ def _encode(scene: Scene) -> dict[str, np.ndarray]:
             "score": float(p.score), "keypoint_format": p.keypoint_format,
             "faces": [face_index[id(f)] for f in p.faces if id(f) in face_index],
             "extra_faces": [float(f.score) for f in extra], "uncertain": bool(p.uncertain),
-            "annotation_id": p.annotation_id,
+            "annotation_id": p.annotation_id, "source": p.source,
         })
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
     return arrays
@@ -110,5 +111,7 @@ def _decode(data: dict[str, np.ndarray], frame: Frame) -> Scene:
                              keypoints2d=data.get(f"person{i}_keypoints2d"),
                              keypoints3d=data.get(f"person{i}_keypoints3d"),
                              keypoint_format=m["keypoint_format"], faces=own,
-                             uncertain=m["uncertain"], annotation_id=m["annotation_id"]))
+                             uncertain=m["uncertain"], annotation_id=m["annotation_id"],
+                             source=m["source"],
+                             keypoints_coco17=data.get(f"person{i}_keypoints_coco17")))
     return Scene(frame, people=people, faces=faces, target=header["target"])

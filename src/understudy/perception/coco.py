@@ -65,12 +65,14 @@ class CocoPeople:
         from understudy.regions import clip_box, head_box
 
         people = self.annotations.people_for(frame)
+        for person in people:
+            person.source = "annotation"
         if self.pose is not None:
             for person in people:
                 self._add_pose(frame.image, person)
         for face in assign_faces(people, faces):
             people.append(Person(box=clip_box(head_box(face.box), frame.size), score=face.score,
-                                 faces=[face], uncertain=True))
+                                 faces=[face], uncertain=True, source="face"))
         return people
 
     def _add_pose(self, image: np.ndarray, person: Person) -> None:

@@ -27,6 +27,9 @@ from understudy.scene import TARGETS, Face, Frame, Outcome, Person, RegionResult
 
 # A box counts as inside an excluded region when at least this share of its area is inside.
 EXCLUDED_SHARE = 0.5
+# MoveNet scored clearly visible walkers 0.22-0.37 on the street video of opencv-doc, where the
+# SSDs scored them 0.6-0.95; at 0.25 a lone MoveNet find of 0.3 is sure (0.53 calibrated).
+MOVENET_SURE = 0.25
 
 
 class FaceDetector(Protocol):
@@ -217,14 +220,33 @@ def build_perceiver(options: PerceptionOptions,
 
 def default_people_stage(detector: PeopleDetector | None = None,
                          cache_dir: str | None = None) -> PeopleStage:
-    """SSDLite boxes (or ``detector``'s), MediaPipe pose and masks, selfie segmentation."""
+    """Fused boxes (or ``detector``'s), MediaPipe pose and masks, selfie segmentation, and
+    the residual-person guard."""
     from understudy.perception.assemble import PeopleAssembler
     from understudy.perception.pose import MediaPipePose
     from understudy.perception.segmentation import SelfieSegmenter
 
     if detector is None:
-        from understudy.perception.people import SSDLiteOptions, SSDLitePeople
-
-        models = Path(cache_dir) / "models" if cache_dir else None
-        detector = SSDLitePeople(SSDLiteOptions(cache_dir=str(models) if models else None))
+        detector = default_people_detector(cache_dir)
     return PeopleAssembler(detector, MediaPipePose(), SelfieSegmenter())
+
+
+def default_people_detector(cache_dir: str | None = None) -> PeopleDetector:
+    """SSDLite (person-only), the COCO SSD-MobileNetV2 and MoveNet MultiPose, fused.
+
+    The ``sure`` scores map each detector's raw score onto the perceiver's uncertain
+    threshold (0.5); see ``understudy.perception.fusion`` and docs/perception.md.
+    """
+    from understudy.perception.fusion import DetectorSpec, FusedPeople
+    from understudy.perception.movenet import MoveNetPeople
+    from understudy.perception.people import SSDLiteOptions, SSDLitePeople
+    from understudy.perception.ssd_coco import CocoSSDPeople
+
+    models = Path(cache_dir) / "models" if cache_dir else None
+    return FusedPeople([
+        DetectorSpec("ssdlite", SSDLitePeople(SSDLiteOptions(
+            cache_dir=str(models) if models else None)), sure=0.5),
+        DetectorSpec("coco-ssd", CocoSSDPeople(), sure=0.5),
+        DetectorSpec("movenet", MoveNetPeople(), sure=MOVENET_SURE),
+    ])
+

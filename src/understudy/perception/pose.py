@@ -28,6 +28,10 @@ HEAD_LANDMARKS = tuple(range(11))
 class PoseOptions:
     min_detection_confidence: float = 0.5
     margin: float = 0.15  # each side of a person box grows by this share before cropping
+    # When the crop (and its mirror) gives no pose, one retry with this wider margin: a
+    # tight box cut at the head or feet, or a seated person whose box holds only the torso,
+    # leaves MediaPipe's detector too little body. 0 turns the retry off.
+    retry_margin: float = 0.5
     max_side: int = 640  # larger crops are downscaled (the model itself runs at 256 px)
 
     def __post_init__(self) -> None:
@@ -36,6 +40,9 @@ class PoseOptions:
                              f"got {self.min_detection_confidence}")
         if not 0 <= self.margin <= 1:
             raise UsageError(f"pose margin must be in [0, 1], got {self.margin}")
+        if self.retry_margin and not self.margin < self.retry_margin <= 2:
+            raise UsageError(f"pose retry_margin must be 0 or in (margin, 2], "
+                             f"got {self.retry_margin}")
         if self.max_side < 64:
             raise UsageError(f"pose max_side must be >= 64, got {self.max_side}")
 
@@ -61,6 +68,16 @@ def grow_box(box: np.ndarray, margin: float, size: tuple[int, int]) -> tuple[int
     return int_box(np.array([x0 - dx, y0 - dy, x1 + dx, y1 + dy]), size)
 
 
+def centred_in(keypoints2d: np.ndarray, box: np.ndarray) -> bool:
+    """Whether the median of the visible head and torso landmarks lies inside ``box``."""
+    core = keypoints2d[list(HEAD_LANDMARKS) + [11, 12, 23, 24]]
+    vis = core[core[:, 2] > 0.5, :2]
+    if len(vis) == 0:
+        return False
+    x, y = np.median(vis[:, 0]), np.median(vis[:, 1])
+    return bool(box[0] <= x <= box[2] and box[1] <= y <= box[3])
+
+
 class MediaPipePose:
     """``pose(image, box) -> PoseEstimate | None`` for an ``(H, W, 3) uint8`` RGB image."""
 
@@ -75,16 +92,29 @@ class MediaPipePose:
         self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1,
                                   enable_segmentation=True,
                                   min_detection_confidence=self.options.min_detection_confidence)
-        self.model_id = "mediapipe-pose-full-0.10.21+mirror-retry"
+        self.model_id = f"mediapipe-pose-full-0.10.21+mirror+wide{self.options.retry_margin}"
 
     def close(self) -> None:
         self._pose.close()
 
     def __call__(self, image: np.ndarray, box: np.ndarray) -> PoseEstimate | None:
+        """The pose in ``box``, trying the crop, its mirror, then a wider crop and its mirror."""
+        margins = [self.options.margin]
+        if self.options.retry_margin:
+            margins.append(self.options.retry_margin)
+        for i, margin in enumerate(margins):
+            est = self._estimate(image, box, margin)
+            # A wider crop may hold a neighbour: keep its pose only if the body is in the box.
+            if est is not None and (i == 0 or centred_in(est.keypoints2d, box)):
+                return est
+        return None
+
+    def _estimate(self, image: np.ndarray, box: np.ndarray, margin: float
+                  ) -> PoseEstimate | None:
         import cv2
 
         h, w = image.shape[:2]
-        x0, y0, x1, y1 = grow_box(box, self.options.margin, (h, w))
+        x0, y0, x1, y1 = grow_box(box, margin, (h, w))
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
         crop = image[y0:y1, x0:x1]

@@ -71,6 +71,12 @@ class Anonymizer:
 
     def apply(self, scene: Scene, method: Method | None = None) -> Result:
         result = run_guarded(method or self.method, scene, self.rng_for(scene.frame))
+        # The audit says how each person was found when not by a detector ("face",
+        # "residual", "annotation"): methods build records without it.
+        for region, record in zip(scene.regions(), result.regions):
+            source = region.person.source if region.person is not None else ""
+            if not record.source and source not in ("", "detector"):
+                record.source = source
         # People and faces left alone on purpose go to the audit too, after the method's own.
         result.regions.extend(scene.skipped)
         return result

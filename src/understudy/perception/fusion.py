@@ -1,0 +1,182 @@
+"""Several people detectors as one: union of their boxes, matched across detectors, with one
+calibrated score per person.
+
+Every detector measured here misses some people the others find (SSDLite misses people the
+COCO SSD finds on a street; MoveNet sees people from behind and seated), so the union is taken.
+Two rules keep it honest:
+
+* **one box per detector per person.** A detector already ran its own NMS, so two of its boxes
+  are two people; a fused person takes at most one box from each detector. Overlapping people
+  (a group at a table) therefore stay separate people with their own masks, where a plain NMS
+  over the union would merge them.
+* **calibrated scores.** Raw scores are not comparable (MoveNet gave 0.23-0.37 to clearly
+  visible walkers that the SSDs scored 0.6-0.95). Each detector has a ``sure`` score, mapped
+  to 0.5 (the perceiver's uncertain threshold), piecewise linearly below and above; boxes of
+  several detectors on the same person combine by noisy-OR, ``1 - prod(1 - c)``, so two
+  detectors that agree on a weak find make it sure, and one detector's lone weak find stays
+  uncertain (masked out, fail closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from understudy.errors import UsageError
+from understudy.scene import Person
+
+
+@dataclass
+class DetectorSpec:
+    """One detector in the fusion, with the raw score at which it is sure of a person."""
+
+    name: str
+    detector: Callable[[np.ndarray], list[Person]]
+    sure: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sure < 1:
+            raise UsageError(f"detector {self.name!r}: sure score must be in (0, 1), "
+                             f"got {self.sure}")
+
+
+@dataclass
+class FusionOptions:
+    match_iou: float = 0.45  # boxes of two detectors this close are the same person
+    # Two boxes of one detector this close are one person found twice (its NMS let both
+    # through); side-by-side people overlapped at most ~0.5 on the photos measured here.
+    duplicate_iou: float = 0.7
+    # Keypoint fallback: a MoveNet person whose box did not match still belongs to a fused
+    # person when this share of its visible keypoints lies inside that person's box.
+    keypoints_inside: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0 < self.match_iou <= 1:
+            raise UsageError(f"fusion match_iou must be in (0, 1], got {self.match_iou}")
+
+
+def calibrate(score: float, sure: float) -> float:
+    """Map a raw score to [0, 1] so that ``sure`` lands on 0.5, linear on each side."""
+    score = min(max(float(score), 0.0), 1.0)
+    if score <= sure:
+        return 0.5 * score / sure
+    return 0.5 + 0.5 * (score - sure) / (1.0 - sure)
+
+
+@dataclass
+class _Cluster:
+    box: np.ndarray
+    members: dict[str, Person] = field(default_factory=dict)
+    calibrated: dict[str, float] = field(default_factory=dict)
+
+
+class FusedPeople:
+    """``detector(image) -> list[Person]``: the union of several detectors' people.
+
+    A ``PeopleDetector``. Each fused person has the score-weighted mean of its members' boxes,
+    the noisy-OR of the calibrated scores, and MoveNet-style ``keypoints_coco17`` when any member
+    had them. ``last_counts`` holds how many boxes each detector gave on the last image.
+    """
+
+    def __init__(self, specs: Sequence[DetectorSpec], options: FusionOptions | None = None):
+        if not specs:
+            raise UsageError("FusedPeople needs at least one detector")
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise UsageError(f"detector names must be distinct, got {names}")
+        self.specs = list(specs)
+        self.options = options or FusionOptions()
+        self.last_counts: dict[str, int] = {}
+        parts = [f"{s.name}={getattr(s.detector, 'model_id', type(s.detector).__name__)}"
+                 f"@{s.sure}" for s in self.specs]
+        self.model_id = "fused(" + ",".join(parts) + f")@{self.options}"
+
+    def __call__(self, image: np.ndarray) -> list[Person]:
+        found = []  # (calibrated score, detector name, person)
+        for spec in self.specs:
+            people = spec.detector(image)
+            self.last_counts[spec.name] = len(people)
+            found += [(calibrate(p.score, spec.sure), spec.name, p) for p in people]
+        found.sort(key=lambda t: -t[0])
+        clusters: list[_Cluster] = []
+        loose: list[tuple[float, str, Person]] = []
+        for c, name, person in found:
+            best, best_iou = None, self.options.match_iou
+            duplicate = False
+            for cl in clusters:
+                iou = box_iou(cl.box, person.box)
+                if name in cl.members:
+                    # One box per detector per person: its boxes are distinct people.
+                    duplicate |= iou >= self.options.duplicate_iou
+                    continue
+                if iou >= best_iou:
+                    best, best_iou = cl, iou
+            if duplicate and best is None:
+                continue
+            if best is None and person.keypoints_coco17 is not None:
+                loose.append((c, name, person))  # placed after the boxes, by keypoints
+                continue
+            if best is None:
+                best = _Cluster(np.asarray(person.box, np.float32).copy())
+                clusters.append(best)
+            best.members[name] = person
+            best.calibrated[name] = c
+        for c, name, person in loose:
+            home = self._keypoint_home(person, name, clusters)
+            if home is None:
+                home = _Cluster(np.asarray(person.box, np.float32).copy())
+                clusters.append(home)
+            home.members[name] = person
+            home.calibrated[name] = c
+        return [self._person(cl) for cl in clusters]
+
+    def _keypoint_home(self, person: Person, name: str, clusters: list[_Cluster]
+                       ) -> _Cluster | None:
+        """The fused person whose box holds most of this person's visible keypoints."""
+        kp = person.keypoints_coco17
+        seen = kp[kp[:, 2] >= 0.2, :2]
+        if len(seen) == 0:
+            return None
+        best, best_share = None, self.options.keypoints_inside
+        for cl in clusters:
+            if name in cl.members or any(m.keypoints_coco17 is not None
+                                         for m in cl.members.values()):
+                continue
+            x0, y0, x1, y1 = cl.box
+            inside = (seen[:, 0] >= x0) & (seen[:, 0] <= x1) & (seen[:, 1] >= y0) \
+                & (seen[:, 1] <= y1)
+            share = float(inside.mean())
+            # Prefer the tightest box that holds the keypoints: a big neighbour box may too.
+            if share >= best_share and (best is None or _area(cl.box) < _area(best.box)):
+                best, best_share = cl, share
+        return best
+
+    @staticmethod
+    def _person(cl: _Cluster) -> Person:
+        top = max(cl.calibrated, key=cl.calibrated.get)
+        score = 1.0 - float(np.prod([1.0 - c for c in cl.calibrated.values()]))
+        keypoints = next((m.keypoints_coco17 for m in cl.members.values()
+                          if m.keypoints_coco17 is not None), None)
+        lead = cl.members[top]
+        # The box is the members' boxes averaged, weighted by calibrated score (weighted box
+        # fusion): one detector's loose edge reaches into a neighbour less than its own box.
+        names = list(cl.members)
+        weights = np.array([cl.calibrated[n] for n in names], np.float64)
+        boxes = np.array([cl.members[n].box for n in names], np.float64)
+        box = (weights[:, None] * boxes).sum(0) / max(weights.sum(), 1e-9)
+        return Person(box=box.astype(np.float32), score=score, mask=lead.mask,
+                      keypoints_coco17=keypoints)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = _area(a) + _area(b) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _area(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], 0) * max(box[3] - box[1], 0))
