@@ -108,7 +108,7 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 # a bad value is a usage error (exit 2) instead of a failed row for every input.
 NUMERIC_FLAGS: dict[str, tuple[float, float | None]] = {
     "seed": (0, 2**32 - 1), "workers": (1, None), "max_pixels": (1, None),
-    "min_person_size": (0, None), "uncertain_threshold": (0.0, 1.0), "face_max_side": (0, None),
+    "min_person_size": (0, None), "uncertain_threshold": (0, 1), "face_max_side": (0, None),
     "actors": (0, None), "batch_size": (1, None), "max_memory": (0.001, None),
 }
 
@@ -124,8 +124,8 @@ def check_numbers(args: argparse.Namespace) -> None:
         if not math.isfinite(value):
             raise UsageError(f"{flag} must be a finite number, got {value}")
         if value < low or (high is not None and value > high):
-            allowed = f">= {low:g}" if high is None else f"in {low:g}..{high:g}"
-            raise UsageError(f"{flag} must be {allowed}, got {value:g}")
+            allowed = f">= {low}" if high is None else f"in {low}..{high}"
+            raise UsageError(f"{flag} must be {allowed}, got {value}")
 
 
 def build_options(args: argparse.Namespace):

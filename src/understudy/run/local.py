@@ -233,8 +233,6 @@ class RunRecorder:
         self.on_row = on_row
         self.summary = Summary()
         self._audit: AuditLog | None = None
-        if self.destination.is_dir():
-            self._open()
 
     def _open(self) -> AuditLog:
         if self._audit is None:
