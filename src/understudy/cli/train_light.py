@@ -34,6 +34,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"default {d.learning_rate}")
     parser.add_argument("--resolution", type=int, help=f"square px, multiple of 64 (default {d.resolution})")
     parser.add_argument("--caption-dropout", dest="caption_dropout", type=float)
+    parser.add_argument("--attribute-dropout", dest="attribute_dropout", type=float,
+                        help=f"share of samples whose attributes are thinned to unknown "
+                             f"(default {d.attribute_dropout})")
     parser.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     parser.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int)
     parser.add_argument("--log-every", dest="log_every", type=int)
@@ -50,7 +53,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 OPTION_NAMES = ("model", "image_encoder", "image_encoder_subfolder", "data", "output",
                 "attributes_file", "landmarks_file", "captions_file", "steps", "batch_size",
                 "gradient_accumulation", "learning_rate", "resolution", "caption_dropout",
-                "checkpoint_every", "keep_checkpoints", "log_every", "mixed_precision", "seed",
+                "attribute_dropout", "checkpoint_every", "keep_checkpoints", "log_every", "mixed_precision", "seed",
                 "device", "resume", "offline")
 
 

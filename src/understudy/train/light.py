@@ -5,6 +5,8 @@
 The objective is SD's own: predict the noise added to the image's latent, here with the
 face embedding (IP-Adapter) and the attribute/keypoint map (T2I-Adapter) as extra inputs
 and the caption as text (dropped with ``caption_dropout``, because inference has no caption).
+Attributes are thinned to unknown with ``attribute_dropout``: at inference most of the 40
+are unknown (the measured models give 3), a state the adapters must have seen.
 Only the adapters' parameters receive gradients.
 
 Checkpoints: ``OUT/checkpoints/step-NNNNNN/`` hold the adapters (loadable as they are) and
@@ -122,6 +124,7 @@ class LightTrainer:
                 keep_embed = (torch.rand(len(samples), generator=self.generator)
                               >= self.config.embedding_dropout).to(self.device, dtype)
                 embeds = embeds * keep_embed[:, None]
+                cond = drop_attributes(cond, self.config.attribute_dropout, self.generator)
             tokens = f.tokenizer(captions, padding="max_length", truncation=True,
                                  max_length=f.tokenizer.model_max_length, return_tensors="pt")
             text = f.text_encoder(tokens.input_ids.to(self.device))[0].to(dtype)
@@ -242,6 +245,29 @@ class LightTrainer:
         self.step = int(state["step"])
         self.generator.set_state(state["generator"])
         self.order_rng.setstate(state["order_rng"])
+
+
+def drop_attributes(cond: Any, rate: float, generator: Any) -> Any:
+    """``cond`` (B, CHANNELS, H, W) with some attribute channels set to unknown (0).
+
+    A share ``rate`` of the samples is thinned; a thinned sample keeps each of its 40
+    attributes with its own probability drawn from U(0, 1), so every degree of knowledge,
+    from all unknown to all known, is seen in training. Keypoints and occupancy stay: a
+    person whose attributes are unknown is still a person here. Draws come from the trainer's
+    seeded generator (part of a checkpoint).
+    """
+    import torch
+
+    from understudy.diffusion.adapters.celeba import NUM_ATTRIBUTES
+
+    b = cond.shape[0]
+    thinned = torch.rand(b, generator=generator) < rate
+    keep_rate = torch.rand(b, 1, generator=generator)
+    keep = torch.rand(b, NUM_ATTRIBUTES, generator=generator) < keep_rate
+    keep = keep | ~thinned[:, None]
+    out = cond.clone()
+    out[:, :NUM_ATTRIBUTES] *= keep.to(cond.device, cond.dtype)[:, :, None, None]
+    return out
 
 
 def checkpoints(output: Path) -> list[Path]:

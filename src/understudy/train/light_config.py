@@ -41,6 +41,11 @@ class LightTrainConfig:
     max_grad_norm: float = 1.0
     caption_dropout: float = 0.5  # captions are a training-time aid: inference has none
     embedding_dropout: float = 0.05  # teaches the unconditional branch for guidance_scale > 1
+    # Share of samples whose attributes are thinned to unknown (0): inference knows only what
+    # labels or the measured models give (Male, Young, Smiling: 3 of 40 keys), so the
+    # adapters must learn unknown as a state. A thinned sample keeps each attribute with a
+    # probability drawn uniformly from [0, 1] (see understudy.train.light.drop_attributes).
+    attribute_dropout: float = 0.5
     timestep_sampling: str = "cubic"  # T2I-Adapter's choice: more high-noise steps
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
@@ -63,7 +68,7 @@ class LightTrainConfig:
                              f"downsamples by 8 and the adapter by 8 more), got {self.resolution}")
         if not self.learning_rate > 0:
             raise UsageError(f"camouflage-light learning_rate must be > 0, got {self.learning_rate}")
-        for name in ("caption_dropout", "embedding_dropout"):
+        for name in ("caption_dropout", "embedding_dropout", "attribute_dropout"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise UsageError(f"camouflage-light {name} must be in [0, 1], got {value}")
