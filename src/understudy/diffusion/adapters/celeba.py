@@ -6,9 +6,11 @@ learns to fill in what nobody asked for.
 
 Sources, merged in this order (later wins where it knows a value):
 
-1. an attribute model run on the original face (``AttributeModel``; pluggable), or the
+1. gender, age and emotion measured on the original face by the shipped models
+   (``from_measured``: ``Male``, ``Young``, ``Smiling``; the other 37 stay unknown);
+2. an attribute model run on the original face (``AttributeModel``; pluggable), or the
    dataset's labels (``read_attribute_file``: CelebA's ``list_attr_celeba.txt`` format);
-2. the user's ``--attributes`` request (``from_request``: gender, age, emotion and build
+3. the user's ``--attributes`` request (``from_request``: gender, age, emotion and build
    map onto ``Male``, ``Young``, ``Smiling``, ``Chubby``).
 """
 
@@ -84,6 +86,22 @@ def from_request(values: Mapping[str, str]) -> np.ndarray:
         if values["build"] == "heavy":
             out["Double_Chin"] = 1.0
     return vector(out)
+
+
+# The CelebA keys the measured gender, age and emotion say something about.
+MEASURED_KEYS = ("Male", "Young", "Smiling")
+
+
+def from_measured(values: Mapping[str, str]) -> np.ndarray:
+    """The CelebA values a measurement of the original implies (``understudy.attributes``
+    words, as ``perception.attributes_measured.in_vocabulary`` gives them): only
+    ``MEASURED_KEYS``. Unlike a request, a measured age of 60 does not set ``Gray_Hair`` and a
+    surprised face does not set ``Mouth_Slightly_Open``: those are not what was measured."""
+    full = from_request({k: v for k, v in values.items() if k in ("gender", "age", "emotion")})
+    keep = [INDEX[k.lower()] for k in MEASURED_KEYS]
+    out = unknown()
+    out[keep] = full[keep]
+    return out
 
 
 def describe(vec: np.ndarray, threshold: float = 0.5) -> dict[str, int]:
