@@ -98,6 +98,10 @@ def _run(dataset: Dataset, opts: EvaluationOptions, models: Models, cache: Analy
 
     analyser = Analyser(opts, models, cache)
     labels = read_labels(opts.labels, dataset.relatives) if opts.labels else {}
+    unlabelled = [r for r in dataset.relatives if opts.labels and r not in labels]
+    if unlabelled:
+        opts.extra_notes.append(f"{len(unlabelled)} images have no entry in the labels file "
+                                f"(e.g. {unlabelled[0]}): they count no people")
     per_image: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     total = len(dataset.relatives) * (1 + len(dataset.sets))
