@@ -110,4 +110,8 @@ def test_cache_round_trips_a_real_scene(perceiver, tmp_path):
     (a,), (b,) = first.people, second.people
     np.testing.assert_array_equal(a.mask, b.mask)
     np.testing.assert_array_equal(a.keypoints3d, b.keypoints3d)
+    # MoveNet's keypoints (the pose fallback) and how the person was found survive the cache.
+    assert a.keypoints_coco17 is not None
+    np.testing.assert_array_equal(a.keypoints_coco17, b.keypoints_coco17)
+    assert a.source == b.source == "detector"
     assert b.faces[0] is second.faces[0]  # the person's face is one of the scene's faces
