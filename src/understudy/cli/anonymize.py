@@ -21,6 +21,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="blur",
                         help="anonymization method, optionally with a preset: blur, blur:weak, "
                              "pixelate, maskout, ... (see `understudy methods`)")
+    parser.add_argument("--preset", metavar="NAME",
+                        help="a preset of the method, same as --method METHOD:NAME (e.g. "
+                             "--method camouflage --preset paper; see `understudy methods`)")
     parser.add_argument("--target", choices=TARGETS, default="faces",
                         help="what to anonymize: detected faces, or whole people (default: faces)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same output")
@@ -135,6 +138,12 @@ def build_options(args: argparse.Namespace):
     from understudy.run.local import RunOptions
 
     check_numbers(args)
+    if getattr(args, "preset", None):
+        base, _, named = args.method.partition(":")
+        if named and named != args.preset:
+            raise UsageError(f"--method {args.method} and --preset {args.preset} name two "
+                             f"presets; give one")
+        args.method = f"{base}:{args.preset}"
     method_options = parse_option_pairs(args.option)
     for flag in METHOD_FLAGS:
         if getattr(args, flag) is not None:

@@ -7,6 +7,10 @@ from typing import Any
 from understudy.errors import MissingDependency, UsageError
 from understudy.methods.base import Method, MethodSpec, build_options
 
+# CAMOUFLaGE's paper anonymizes the whole scene, background included (our default, person
+# mode, regenerates each person and keeps the rest bit-identical).
+PAPER_SCOPE = {"mode": "scene"}
+
 SPECS: tuple[MethodSpec, ...] = (
     MethodSpec(
         "blur", "Gaussian blur scaled to each region",
@@ -15,8 +19,8 @@ SPECS: tuple[MethodSpec, ...] = (
     ),
     MethodSpec("pixelate", "coarse blocks over each region", "understudy.methods.pixelate:Pixelate"),
     MethodSpec("maskout", "solid fill of each region", "understudy.methods.maskout:MaskOut"),
-    MethodSpec("camouflage", "CAMOUFLaGE-Base: ControlNet positive + IDF negative control, anonymization scale", "understudy.methods.camouflage:Camouflage", sweep="understudy.methods.camouflage:expand_sweep", needs="SD 1.x weights (--model), positive ControlNets (--option controlnets=pose=...) and an IDF or tile ControlNet (--option negative_controlnet=...)", requires=("torch", "diffusers", "transformers"), weights=True),
-    MethodSpec("camouflage-light", "CAMOUFLaGE-Light: SD with a trained IP-Adapter (face embedding) and T2I-Adapter (per-person attributes + keypoints)", "understudy.methods.camouflage_light:CamouflageLight", needs="SD 1.x weights (--model) and adapters from `understudy train camouflage-light` (--option adapters=DIR)", requires=("torch", "diffusers", "transformers"), weights=True),
+    MethodSpec("camouflage", "CAMOUFLaGE-Base: ControlNet positive + IDF negative control, anonymization scale", "understudy.methods.camouflage:Camouflage", sweep="understudy.methods.camouflage:expand_sweep", presets={"paper": PAPER_SCOPE}, needs="SD 1.x weights (--model), positive ControlNets (--option controlnets=pose=...) and an IDF or tile ControlNet (--option negative_controlnet=...)", requires=("torch", "diffusers", "transformers"), weights=True),
+    MethodSpec("camouflage-light", "CAMOUFLaGE-Light: SD with a trained IP-Adapter (face embedding) and T2I-Adapter (per-person attributes + keypoints)", "understudy.methods.camouflage_light:CamouflageLight", presets={"paper": PAPER_SCOPE}, needs="SD 1.x weights (--model) and adapters from `understudy train camouflage-light` (--option adapters=DIR)", requires=("torch", "diffusers", "transformers"), weights=True),
     MethodSpec("refsd", "RefSD: inpaint the person, fit and render a dressed anny avatar, refine with SD img2img (render mode without weights)", "understudy.methods.refsd:RefSD", targets=("people",), needs="anny body model, pyrender on EGL, MediaPipe landmarks; SD 1.x weights (--model) for stage 3", requires=("torch", "anny", "pyrender", "trimesh", "cv2")),
     MethodSpec("masksd", "Mask-SD baseline: SD inpainting of each dilated person mask from the attribute prompt", "understudy.methods.masksd:MaskSD", needs="SD inpainting weights (--model)", requires=("torch", "diffusers", "transformers"), weights=True),
 )
