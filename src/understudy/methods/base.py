@@ -44,6 +44,11 @@ class MethodSpec:
     requires: tuple[str, ...] = ()  # importable modules it needs
     weights: bool = False  # needs model weights the user gives (hub id or folder) to run
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A method that runs part of its pipeline without weights: what it then is (e.g. "render
+    # mode (no SD weights)"), and what the weighted stage needs (flags, modules).
+    without_weights: str = ""
+    weighted_stage_needs: tuple[str, ...] = ()
+    weighted_stage_requires: tuple[str, ...] = ()
     # "module:function" that turns options holding several values of one option into one
     # (output folder, options) per value, e.g. an anonymization-scale sweep; "" = no sweeps.
     sweep: str = ""

@@ -21,7 +21,12 @@ SPECS: tuple[MethodSpec, ...] = (
     MethodSpec("maskout", "solid fill of each region", "understudy.methods.maskout:MaskOut"),
     MethodSpec("camouflage", "CAMOUFLaGE-Base: ControlNet positive + IDF negative control, anonymization scale", "understudy.methods.camouflage:Camouflage", sweep="understudy.methods.camouflage:expand_sweep", presets={"paper": PAPER_SCOPE}, needs="SD 1.x weights (--model), positive ControlNets (--option controlnets=pose=...) and an IDF or tile ControlNet (--option negative_controlnet=...)", requires=("torch", "diffusers", "transformers"), weights=True),
     MethodSpec("camouflage-light", "CAMOUFLaGE-Light: SD with a trained IP-Adapter (face embedding) and T2I-Adapter (per-person attributes + keypoints)", "understudy.methods.camouflage_light:CamouflageLight", presets={"paper": PAPER_SCOPE}, needs="SD 1.x weights (--model) and adapters from `understudy train camouflage-light` (--option adapters=DIR)", requires=("torch", "diffusers", "transformers"), weights=True),
-    MethodSpec("refsd", "RefSD: inpaint the person, fit and render a dressed anny avatar, refine with SD img2img (render mode without weights)", "understudy.methods.refsd:RefSD", targets=("people",), needs="anny body model, pyrender on EGL, MediaPipe landmarks; SD 1.x weights (--model) for stage 3", requires=("torch", "anny", "pyrender", "trimesh", "cv2")),
+    MethodSpec("refsd", "RefSD: inpaint the person, fit and render a dressed anny avatar, refine with SD img2img (render mode without weights)", "understudy.methods.refsd:RefSD", targets=("people",), needs="anny body model, pyrender on EGL, MediaPipe landmarks; SD 1.x weights (--model) for stage 3", requires=("torch", "anny", "pyrender", "trimesh", "cv2"),
+               without_weights="render mode (no SD weights)",
+               weighted_stage_needs=("stage 3 (SD refinement): SD 1.x weights, --model HUB_ID_OR_DIR",
+                                     "optional: Canny/pose ControlNets, --option canny_controlnet=... / pose_controlnet=...",
+                                     "optional, stage 1: SD inpainting weights, --option inpaint_model=..."),
+               weighted_stage_requires=("diffusers", "transformers")),
     MethodSpec("masksd", "Mask-SD baseline: SD inpainting of each dilated person mask from the attribute prompt", "understudy.methods.masksd:MaskSD", needs="SD inpainting weights (--model)", requires=("torch", "diffusers", "transformers"), weights=True),
 )
 
