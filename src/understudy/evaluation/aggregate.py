@@ -293,6 +293,10 @@ class Collector:
         if self.unlabelled:
             self.notes.append(f"{len(self.unlabelled)} images did not match identity_pattern and "
                               "were left out of face re-identification")
+        if "people" in self.options.measures and self.truth_sources - {"labels"}:
+            self.notes.append("people recall counts the people that the anonymizer's own people "
+                              "detector finds on the originals, so it is a self-check; give "
+                              "hand labels (--labels) for an independent count")
         if self.people_sources:
             self.notes.append("people found by: " + ", ".join(sorted(self.people_sources)))
         if any(st.resized for st in self.sets.values()):
