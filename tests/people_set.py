@@ -243,7 +243,9 @@ def _face_recognition_photos() -> list[LabelledPhoto]:
 
     try:
         folder = face_recognition_dir()
-    except BaseException as exc:  # pytest.skip raises a BaseException subclass
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # photos.py skips through pytest.skip, a BaseException
         raise PhotosUnavailable(str(exc)) from exc
     src = "face_recognition 1.3.0 sdist (PyPI): tests/test_images/"
     lic = "MIT package; photos' own copyright varies: fetched at test time, never committed"
