@@ -17,7 +17,7 @@ from understudy.utility.metrics import average_precision, detection_metrics
 def test_average_precision_on_known_cases():
     gt = [np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)]
     perfect = [(gt[0].copy(), np.array([0.9, 0.8]))]
-    assert detection_metrics(perfect, gt) == {"AP": 1.0, "AP50": 1.0, "recall50": 1.0}
+    assert detection_metrics(perfect, gt) == {"mAP@[.5:.95]": 1.0, "AP50": 1.0, "recall50": 1.0}
     # one hit, one miss ranked first: precision 1/2 at recall 1/2
     half = [(np.array([[50, 50, 60, 60], [0, 0, 10, 10]], np.float32), np.array([0.9, 0.5]))]
     ap, recall = average_precision(half, gt, 0.5)
@@ -44,12 +44,13 @@ def test_detect_four_configurations_via_cli(detect_data, tmp_path, capsys):
     print(json.dumps(report["table"], indent=1, ensure_ascii=False))
     assert list(configs) == ["S", "R", "S+R", "S→R", "R-shuffled"]
     for name in ("S", "R", "S+R", "S→R"):
-        assert set(configs[name]["mean"]) == {"AP", "AP50", "recall50"}
+        assert set(configs[name]["mean"]) == {"mAP@[.5:.95]", "AP50", "recall50"}
     assert report["data"]["test_people"] > 16
     # the detector trained on real boxes finds the people; boxes of other images teach nothing
     assert configs["R"]["mean"]["AP50"] > 0.5
     assert configs["R"]["mean"]["AP50"] > configs["R-shuffled"]["mean"]["AP50"] + 0.25
-    assert "AP50" in (out / "utility.md").read_text()
+    md = (out / "utility.md").read_text()
+    assert "AP50" in md and "mAP@[.5:.95]" in md
 
 
 def test_label_errors_teach(classify_data, detect_data, tmp_path):

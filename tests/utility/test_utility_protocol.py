@@ -28,17 +28,19 @@ def test_four_configurations_and_table(classify_run):
     assert list(configs) == ["S", "R", "S+R", "S→R", CONTROL]
     for name in ("S", "R", "S+R", "S→R"):
         assert set(configs[name]["seeds"]) == {"0", "1"}
-        assert set(configs[name]["mean"]) == {"source", "tone", "mean"}
+        assert set(configs[name]["mean"]) == {"source", "tone", "mean", "macro-F1: source",
+                                              "macro-F1: tone", "macro-F1: mean"}
     # the real models learn: well above chance on held-out real crops
     chance = report["chance"]["source"]
     assert chance["uniform"] == 0.25
     for name in ("R", "S+R", "S→R"):
         assert configs[name]["mean"]["source"] > 0.6, name
         assert configs[name]["mean"]["tone"] > 0.8, name
+        assert configs[name]["mean"]["macro-F1: source"] > 0.5, name
     for f in ("utility.json", "utility.md", "utility.html"):
         assert (out / f).stat().st_size > 0
     md = (out / "utility.md").read_text()
-    assert "S→R" in md and "accuracy: source" in md and "±" in md
+    assert "S→R" in md and "accuracy: source" in md and "macro-F1: source" in md and "±" in md
     assert len(report["table"]) == 5
     from understudy.evaluation.report import utility_table  # the evaluate report shows it
 
@@ -54,6 +56,7 @@ def test_shuffled_labels_score_near_chance(classify_run):
     assert control["source"] < source_chance + 0.15
     assert control["tone"] < report["chance"]["tone"]["majority"] + 0.2
     assert real["source"] - control["source"] > 0.3
+    assert real["macro-F1: source"] - control["macro-F1: source"] > 0.3
 
 
 def test_resume_reuses_runs_and_is_reproducible(classify_run, classify_data):

@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from understudy.utility.data import Split
-from understudy.utility.metrics import accuracy, detection_metrics
+from understudy.utility.metrics import F1_PREFIX, accuracy, detection_metrics, macro_f1
 from understudy.utility.models import centernet_decode, centernet_loss, centernet_targets
 
 
@@ -137,14 +137,18 @@ def train(model: torch.nn.Module, task: str, split: Split, schedule: Schedule, s
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, task: str, split: Split, attributes: list[str],
              device: torch.device, batch_size: int = 64) -> dict[str, float]:
-    """Accuracy per attribute (and their mean), or AP / AP50 / recall50 on ``split``."""
+    """Accuracy and macro-F1 per attribute (and their means), or mAP@[.5:.95] / AP50 /
+    recall50 on ``split``."""
     model.eval()
     preds: list[np.ndarray] = []
+    n_classes: list[int] = []
     dets: list[tuple[np.ndarray, np.ndarray]] = []
     for start in range(0, len(split), batch_size):
         x = split.images[start:start + batch_size].float().to(device) / 255.0
         if task == "classify":
-            preds.append(np.stack([o.argmax(1).cpu().numpy() for o in model(x)], axis=1))
+            outs = model(x)
+            n_classes = [int(o.shape[1]) for o in outs]
+            preds.append(np.stack([o.argmax(1).cpu().numpy() for o in outs], axis=1))
         else:
             for boxes, scores in centernet_decode(model(x), model.stride):
                 dets.append((boxes.cpu().numpy(), scores.cpu().numpy()))
@@ -153,7 +157,11 @@ def evaluate(model: torch.nn.Module, task: str, split: Split, attributes: list[s
         return detection_metrics(dets, split.boxes or [])
     pred = np.concatenate(preds)
     labels = split.labels.numpy()
-    out = {a: accuracy(pred[:, j], labels[:, j]) for j, a in enumerate(attributes)}
-    known = [v for v in out.values() if v == v]
-    out["mean"] = float(np.mean(known)) if known else float("nan")
+    acc = {a: accuracy(pred[:, j], labels[:, j]) for j, a in enumerate(attributes)}
+    f1 = {a: macro_f1(pred[:, j], labels[:, j], n_classes[j]) for j, a in enumerate(attributes)}
+    out: dict[str, float] = {}
+    for name, values in (("", acc), (F1_PREFIX, f1)):
+        known = [v for v in values.values() if v == v]
+        out.update({name + a: v for a, v in values.items()})
+        out[name + "mean"] = float(np.mean(known)) if known else float("nan")
     return out

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from understudy.utility.metrics import F1_PREFIX, MAP
 from understudy.utility.protocol import CONTROL, DESCRIPTIONS, Data, UtilityOptions
 
 
@@ -58,13 +59,17 @@ def chance(data: Data) -> dict[str, Any]:
 
 def build_report(data: Data, options: UtilityOptions, results: dict[str, Any]) -> dict[str, Any]:
     summary = summarize(results)
-    metric_names = (data.attributes + ["mean"]) if options.task == "classify" else ["AP", "AP50", "recall50"]
+    if options.task == "classify":  # (result key, column label): accuracy, then macro-F1
+        names = data.attributes + ["mean"]
+        columns = [(m, f"accuracy: {m}") for m in names] + [(F1_PREFIX + m, F1_PREFIX + m)
+                                                              for m in names]
+    else:
+        columns = [(m, m) for m in (MAP, "AP50", "recall50")]
     table = []
     for config, entry in summary.items():
         row: dict[str, Any] = {"configuration": config, "trained on": DESCRIPTIONS[config]}
-        for m in metric_names:
+        for m, label in columns:
             if m in entry["mean"]:
-                label = f"accuracy: {m}" if options.task == "classify" else m
                 row[label] = f"{entry['mean'][m]:.3f} ± {entry['std'][m]:.3f}"
         row["seeds"] = len(entry["seeds"])
         table.append(row)
@@ -73,7 +78,8 @@ def build_report(data: Data, options: UtilityOptions, results: dict[str, Any]) -
                                            ("test", data.test)) if s.unmatched}
     report = {
         "task": options.task,
-        "metric": "accuracy" if options.task == "classify" else "AP (COCO 0.50:0.95), AP50, recall50",
+        "metric": ("accuracy and macro-F1 per attribute" if options.task == "classify"
+                   else f"{MAP} (COCO's AP), AP50, recall50"),
         "spread": "sample standard deviation over seeds",
         "configurations": summary,
         "table": table,
