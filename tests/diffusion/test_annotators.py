@@ -88,3 +88,28 @@ def test_depth_needs_a_model_and_names_are_checked():
     with pytest.raises(UsageError, match="annotator 'lineart' is not known"):
         a("lineart", scene)
     assert a("pose", scene).shape == (200, 200, 3)
+
+
+def test_depth_and_normal_maps_from_a_tiny_depth_model(tmp_path):
+    """A tiny random DPT saved to a folder loads through the real depth-estimation path
+    (before issue 15 the local_files_only keyword reached AutoConfig twice: a TypeError)."""
+    torch = pytest.importorskip("torch")
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    config = DPTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
+                       intermediate_size=37, image_size=32, patch_size=8,
+                       backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 8, 16, 16],
+                       fusion_hidden_size=16, reassemble_factors=[4, 2, 1, 0.5])
+    torch.manual_seed(0)
+    model = DPTForDepthEstimation(config).eval()
+    with torch.no_grad():  # the head ends in a ReLU: a positive bias keeps random depth alive
+        model.head.head[-2].bias.fill_(1.0)
+    model.save_pretrained(tmp_path / "dpt")
+    DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False) \
+        .save_pretrained(tmp_path / "dpt")
+    image = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    a = ann.Annotators(str(tmp_path / "dpt"), "cpu")
+    scene = scene_with(standing_person(40, 56), image)
+    depth, normal = a("depth", scene), a("normal", scene)
+    assert depth.shape == normal.shape == (40, 56, 3) and depth.dtype == np.uint8
+    assert depth.max() == 255 and depth.min() == 0  # scaled to the full range

@@ -137,9 +137,11 @@ class DepthEstimator:
 
             source = resolve_source(self.model, "depth_model")
             try:
+                # local_files_only as a pipeline argument: inside model_kwargs transformers 5
+                # passes it twice to AutoConfig (a TypeError).
                 self._pipe = pipeline("depth-estimation", model=self.model, device=self.device,
-                                      model_kwargs={"local_files_only": source.local})
-            except (OSError, ValueError) as exc:
+                                      local_files_only=source.local)
+            except (OSError, ValueError, KeyError) as exc:
                 first = str(exc).splitlines()[0][:200]
                 where = "folder" if Path(self.model).exists() else "hub id"
                 raise UsageError(f"depth_model {where} {self.model!r} could not be loaded: "
