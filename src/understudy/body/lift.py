@@ -87,10 +87,16 @@ def lift_coco17(keypoints: np.ndarray, box: np.ndarray | None = None
         raise ValueError("no body segment is seen and no box gives a scale")
     ppm = max(ppm, 1e-3)
 
-    # Facing: towards the camera (z -1) when the face is seen, away (+1) otherwise; a side
-    # view adds the nose's offset from the shoulders.
+    # Facing: the shoulders' order says it (the subject's left shoulder at image right faces
+    # the camera, z -1; at image left faces away, +1) unless they overlap (a side view):
+    # then towards the camera when the face is seen. A side view adds the nose's offset
+    # from the shoulders. (A man seen from behind, head turned in profile, shows his nose:
+    # the shoulders are the better witness.)
     face_seen = max(vis[0], vis[2], vis[5]) > 0.3
     forward = np.array([0.0, 0.0, -1.0 if face_seen else 1.0])
+    across = k2[12, 0] - k2[11, 0] if seen[11] and seen[12] else 0.0
+    if abs(across) > 0.1 * SHOULDER_WIDTH * ppm:
+        forward[2] = np.sign(across)
     if sh is not None and seen[0]:
         forward[0] = np.clip((k2[0, 0] - sh[0]) / (0.15 * ppm), -1.0, 1.0)
     forward /= np.linalg.norm(forward)

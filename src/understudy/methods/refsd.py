@@ -156,12 +156,13 @@ class RefSD:
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
         if scene.target != "people":
             raise UsageError("method refsd replaces whole people: use --target people")
-        from understudy.body.clothing import THICKNESS, sample_outfit, vertex_colors, \
-            vertex_regions
+        from understudy.body.clothing import EYES, SKIN, THICKNESS, sample_outfit, \
+            vertex_colors, vertex_regions
         from understudy.body.fit import fit_bodies
         from understudy.body.phenotype import phenotype_for
         from understudy.render.composite import composite, estimate_light, match_light, ring
         from understudy.render.offscreen import Camera, vertex_normals
+        from understudy.render.silhouette import best_growth
 
         image = scene.image
         h, w = scene.frame.size
@@ -234,8 +235,17 @@ class RefSD:
                 normals = vertex_normals(fit.vertices, body.faces)
                 verts = fit.vertices + normals * offset[:, None]
                 around = ring(allowed[i], 12)
-                layer = self.renderer.render(verts, faces, colors, camera, crop,
-                                             estimate_light(background, around))
+                light = estimate_light(background, around)
+                layer = self.renderer.render(verts, faces, colors, camera, crop, light)
+                # Clothes as loose as the person's outline asks (render/silhouette.py).
+                x0, y0, x1, y1 = crop
+                grow, _ = best_growth(layer.alpha > 0.5, _silhouette(region)[y0:y1, x0:x1],
+                                      _height(region.mask))
+                if grow:
+                    loose = grow * fit.depth / camera.focal  # px -> metres at the body
+                    clothed = (labels != SKIN) & (labels != EYES)
+                    verts = verts + normals * (loose * clothed)[:, None].astype(np.float32)
+                    layer = self.renderer.render(verts, faces, colors, camera, crop, light)
                 layer = match_light(layer, background[around])
             except Exception as exc:  # noqa: BLE001 - one person's failure is masked, not fatal
                 records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
