@@ -273,5 +273,8 @@ def test_safe_output_writes_through_no_link(tmp_path: Path):
         safe_output(dst, PurePosixPath("x.jpg"), [str(src)])
     # DST itself may be a link, but not into a source.
     assert safe_output(dst, PurePosixPath("new/y.jpg"), [str(src)]) == dst / "new" / "y.jpg"
+    # The first output of a run may come before DST exists (a sweep writes DST/as_0/...).
+    fresh = tmp_path / "fresh"
+    assert safe_output(fresh, PurePosixPath("as_0/y.jpg"), [str(src)]).parent.is_dir()
     with pytest.raises(InputError, match="inside input"):
         safe_output(src, PurePosixPath("sub/other.jpg"), [str(src)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import re
 
-from understudy.rating.export import _write_csv, CSV_COLUMNS, safe_cell
+from understudy.rating.export import CSV_COLUMNS, _write_csv
 
 
 def test_csv_cells_never_start_a_formula(tmp_path):
@@ -21,6 +21,8 @@ def test_csv_cells_never_start_a_formula(tmp_path):
     texts = [c for c, v in zip(cells, row.values()) if isinstance(v, str)]
     assert texts and not any(c.startswith(("=", "+", "-", "@", "\t")) for c in texts)
     assert cells[CSV_COLUMNS.index("score")] == "-0.5"  # a number stays a number
+    from understudy.rating.export import safe_cell
+
     assert safe_cell("plain") == "plain" and safe_cell("=1") == "'=1"
 
 

@@ -268,6 +268,7 @@ def safe_output(destination: Path, relative: PurePosixPath, sources: list[str]) 
     not the output itself may be one, and the real folder must lie inside no source.
     ``InputError`` (one input fails, the run goes on) otherwise."""
     folder = Path(destination)
+    folder.mkdir(parents=True, exist_ok=True)  # the first output of a run may come first
     for part in relative.parent.parts:
         folder = folder / part
         if os.path.islink(folder):
