@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from adversarial.helpers import audit, cli, no_temp_files, photo, snapshot
 from understudy.io.files import TEMP_PREFIX
 
@@ -123,3 +125,17 @@ def test_11_small_ones(capsys, tmp_path):
         assert code == 2 and not (tmp_path / "new").exists()
     code, _ = cli(capsys, "anonymize", tmp_path / "missing", "-o", tmp_path / "new")
     assert code == 2 and not (tmp_path / "new").exists()
+
+
+@pytest.mark.slow
+def test_2_with_two_workers_every_output_has_its_row(capsys, tmp_path):
+    src, dst = tmp_path / "s", tmp_path / "d"
+    for name in ("a.jpg", "c.jpg", "d.jpg"):
+        photo(src / name)
+    with open(os.path.join(os.fsencode(src), b"b\xff.jpg"), "wb") as fh:
+        fh.write((src / "a.jpg").read_bytes())
+    code, err = cli(capsys, "anonymize", src, "-o", dst, "--quiet", "--workers", "2")
+    assert code == 0, err
+    rows = audit(dst)
+    assert sorted(os.fsencode(r["output"]) for r in rows if r["status"] == "ok") == \
+        [b"a.jpg", b"b\xff.jpg", b"c.jpg", b"d.jpg"]
