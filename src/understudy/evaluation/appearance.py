@@ -109,19 +109,3 @@ class OnnxReid:
         return {"model": self.path.name, "sha256": file_sha256(str(self.path)),
                 "input": f"(N, 3, {self.size[0]}, {self.size[1]}) ImageNet-normalized RGB"}
 
-
-def body_retrieval(originals: list[np.ndarray], queries: list[np.ndarray]) -> dict:
-    """Instance-level R@1 and mAP of anonymized person crops against the original crops, and
-    the mean cosine between each pair (percentages; one relevant item per query)."""
-    if not originals:
-        return {"people": 0}
-    gallery = np.stack(originals)
-    query = np.stack(queries)
-    sims = query @ gallery.T
-    own = np.diag(sims)
-    ranks = (sims > own[:, None]).sum(axis=1)  # how many gallery items beat the own original
-    out = {"people": len(originals), "pair_cosine_mean": float(own.mean()),
-           "mAP": 100.0 * float(np.mean(1.0 / (ranks + 1)))}
-    for k in (1, 5, 10):
-        out[f"R@{k}"] = 100.0 * float(np.mean(ranks < k))
-    return out
