@@ -48,8 +48,11 @@ def test_lift_keeps_the_2d_and_faces_the_right_way(astronaut_person):
     if len(seen_hips) == 2:
         assert np.allclose(k3[[23, 24], :2].mean(0), 0, atol=1e-4)
     assert k3[0, 1] < -0.3 and k3[0, 2] < 0
-    # Seen from behind: the face is not seen, so the body faces away (nose z > 0).
+    # Seen from behind: the subject's left shoulder shows at image left (swap every
+    # left/right pair's position) and the face is not seen: the body faces away (nose z > 0).
     back = coco.copy()
+    for left in range(1, 17, 2):
+        back[[left, left + 1], :2] = coco[[left + 1, left], :2]
     back[:5, 2] = 0.0
     _, k3b = lift_coco17(back, astronaut_person.box)
     assert k3b[0, 2] >= 0 and k3b[0, 3] == 0
