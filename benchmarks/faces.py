@@ -34,10 +34,14 @@ def photo_set(extra: Path | None) -> list[Path]:
 
     photos = list(sample_paths())
     folders = [extra] if extra else []
-    folders.append(Path.home() / ".cache/understudy/test-photos/dl/face_recognition-1.3.0/tests/test_images")
+    cache = Path.home() / ".cache/understudy/test-photos"
+    # tests/photos.py unpacks the sdist here (older runs used a "dl" subfolder).
+    folders += [cache / "face_recognition-1.3.0/tests/test_images",
+                cache / "dl/face_recognition-1.3.0/tests/test_images"]
     for folder in folders:
         if folder and folder.is_dir():
             photos += sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+            break
     return photos
 
 

@@ -11,7 +11,10 @@ Two measurements of the default ``--target people`` perception on the CPU:
      total    the whole people stage: detect + pose + segmentation, masks, face assignment,
               the residual-person guard
 
-   Goal (issue 14): the people stage under 150 ms per person on 2 CPU cores.
+   Goal (issue 14): the people stage under 150 ms per person on 2 CPU cores. Each image
+   also runs the stage as it was before issue 14 (SSDLite boxes only, untiled selfie
+   segmentation, no residual guard, no wider pose retry) right after ours, so the ratio
+   "new / old" holds even on a loaded machine.
 
 2. **Recall** on the hand-labelled people set (tests/people_set.py: 39 people in 13 photos, with
    people cut by the edge, seen from behind, overlapping, occluded, small). A labelled person is
@@ -65,17 +68,27 @@ def timing(perceiver, repeat: int) -> None:
     from understudy.perception.faces import cpu_count
     from understudy.scene import Frame
 
+    from understudy.perception.assemble import AssemblyOptions, PeopleAssembler
+    from understudy.perception.people import SSDLitePeople
+    from understudy.perception.pose import MediaPipePose, PoseOptions
+    from understudy.perception.segmentation import SegmentationOptions, SelfieSegmenter
+
     stage = perceiver.people  # a PeopleAssembler around the fused detector
+    old = PeopleAssembler(SSDLitePeople(), MediaPipePose(PoseOptions(retry_margin=0)),
+                          SelfieSegmenter(SegmentationOptions(tiled=False)),
+                          AssemblyOptions(residual=None, min_lone_score=0.0))
     cases = photos.astronaut() + photos.face_recognition_photos(height=800) + photos.group_photos()
     print(f"{cpu_count()} CPU cores, OpenCV threads {cv2.getNumThreads()}, repeat {repeat}")
     print(f"{'image':22s} {'size':>9s} {'people':>6s} {'faces':>7s} {'detect':>7s} {'pose':>7s} "
-          f"{'total':>7s} {'per person':>10s}  (ms, median)")
-    per_person = []
+          f"{'total':>7s} {'per person':>10s} {'old/person':>10s}  (ms, median)")
+    per_person, ratios = [], []
     for name, image, _ in cases:
         frame = Frame(image, name)
         faces = perceiver.faces(image)
         stage(frame, faces)  # warm up every model on this size
-        t: dict[str, list[float]] = {k: [] for k in ("faces", "detect", "pose", "total")}
+        old(frame, faces)
+        t: dict[str, list[float]] = {k: [] for k in ("faces", "detect", "pose", "total", "old")}
+        old_found: list = []
         found: list = []
         for _ in range(repeat):
             t["faces"].append(_ms(lambda: perceiver.faces(image)))
@@ -83,15 +96,18 @@ def timing(perceiver, repeat: int) -> None:
             t["detect"].append(_ms(lambda: stage.detector(image)))
             t["pose"].append(_ms(lambda: [stage.pose(image, p.box) for p in people]))
             t["total"].append(_ms(lambda: found.append(stage(frame, list(faces)))))
+            t["old"].append(_ms(lambda: old_found.append(old(frame, list(faces)))))
         med = {k: statistics.median(v) for k, v in t.items()}
         n = max(len(found[-1]), 1)
         per_person.append(med["total"] / n)
+        old_pp = med["old"] / max(len(old_found[-1]), 1)
+        ratios.append(med["total"] / n / old_pp)
         size = f"{image.shape[1]}x{image.shape[0]}"
         print(f"{name:22s} {size:>9s} {len(found[-1]):>6d} {med['faces']:7.1f} "
               f"{med['detect']:7.1f} {med['pose']:7.1f} {med['total']:7.1f} "
-              f"{med['total'] / n:10.1f}")
+              f"{med['total'] / n:10.1f} {old_pp:10.1f}")
     print(f"median people stage per person: {statistics.median(per_person):.1f} ms "
-          "(goal < 150 ms)")
+          f"(goal < 150 ms); new / old per person: {statistics.median(ratios):.2f}x")
 
 
 def recall(perceiver) -> None:
