@@ -152,11 +152,15 @@ def _interpolate(a, b, w: float, size: tuple[int, int]):
         k2 = ((1 - w) * a.keypoints2d + w * b.keypoints2d).astype(np.float32)
     if a.keypoints3d is not None and b.keypoints3d is not None:
         k3 = ((1 - w) * a.keypoints3d + w * b.keypoints3d).astype(np.float32)
+    kc = None  # MoveNet's keypoints, RefSD's pose fallback
+    if a.keypoints_coco17 is not None and b.keypoints_coco17 is not None:
+        kc = ((1 - w) * a.keypoints_coco17 + w * b.keypoints_coco17).astype(np.float32)
     return Person(box=box.astype(np.float32), score=min(a.score, b.score), mask=mask,
                   keypoints2d=k2, keypoints3d=k3, keypoint_format=near.keypoint_format,
                   faces=[], track_id=a.track_id, uncertain=a.uncertain or b.uncertain,
                   interpolated=True, annotation_id=near.annotation_id,
-                  attributes=dict(near.attributes))
+                  attributes=dict(near.attributes), source=near.source,
+                  keypoints_coco17=kc)
 
 
 def _held(item):
