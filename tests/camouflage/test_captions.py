@@ -83,3 +83,31 @@ def test_random_or_chosen_attributes_only_when_asked(options, small_image):
     assert load_method("camouflage", **options, attributes="random").caption_source == "requested"
     assert load_method("camouflage", **options, attributes="measured").caption_source == "measured"
     assert load_method("camouflage", **options, prompt="a photo").caption_source == "prompt"
+
+
+def test_a_tracked_person_keeps_the_first_reading(small_image):
+    """In a video, a stand-in is described once per track: a later frame that reads
+    differently (here: the face gone dark) keeps the track's first caption words."""
+    from understudy.methods.camouflage import Camouflage, CamouflageOptions
+    from understudy.methods.measured import Measurer
+
+    def frame(image, source, track):
+        scene = astronaut_scene(image)
+        scene.frame = Frame(image, source=source)
+        scene.people[0].track_id = track
+        return scene
+
+    dark = (small_image // 8).astype(np.uint8)
+    fresh = Measurer()(frame(dark, "b.mp4", 1), frame(dark, "b.mp4", 1).regions())[0]
+    first = {"gender": "female", "age": "30s", "emotion": "happy"}
+    assert fresh != first  # the dark frame alone reads differently
+    method = Camouflage(CamouflageOptions())
+    for scene in (frame(small_image, "a.mp4", 1), frame(dark, "a.mp4", 1)):
+        (person,) = method.describe_people(scene, scene.regions())
+        assert person == {**first, "caption_source": "measured"}
+    untracked = frame(dark, "a.mp4", None)
+    assert method.describe_people(untracked, untracked.regions())[0] == \
+        {**fresh, "caption_source": "measured"}
+    other = frame(dark, "c.mp4", 1)  # another video: its track 1 is someone else
+    assert method.describe_people(other, other.regions())[0] == \
+        {**fresh, "caption_source": "measured"}

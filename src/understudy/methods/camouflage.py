@@ -45,6 +45,7 @@ import numpy as np
 
 from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
+from understudy.methods.measured import Measurer, TrackMemory
 from understudy.scene import Outcome, Region, RegionResult, Result, Scene
 
 MODES = ("person", "scene")
@@ -206,7 +207,10 @@ class Camouflage:
         self._models: dict[str, Any] | None = None
         self._annotators: Any = None
         self._captioner: Any = None
-        self._reader: Any = None  # the attribute models, loaded when first measuring
+        # The original's gender/age/emotion, and captions, remembered per track (a tracked
+        # person keeps one caption through a video).
+        self.measurer = Measurer()
+        self.captions = TrackMemory()
         from understudy.diffusion.batching import AdaptiveBatcher, BatchingOptions
 
         # One batcher per method: a batch size shrunk by out-of-memory stays shrunk.
@@ -278,7 +282,7 @@ class Camouflage:
         if source != "measured":
             return [{"caption_source": source} for _ in regions]
         return [{**values, "caption_source": source}
-                for values in self.measure(scene, regions)]
+                for values in self.measurer(scene, regions)]
 
     def person_attributes(self, scene: Scene, regions: list[Region]) -> list[Any]:
         """The requested (or sampled) stand-in attributes of each region's person, drawn
@@ -294,35 +298,21 @@ class Camouflage:
                                          person.attributes if person is not None else None))
         return out
 
-    def measure(self, scene: Scene, regions: list[Region]) -> list[dict[str, str]]:
-        """Gender, age decade and emotion measured on each region's face in the original
-        (``{}`` for a region without a face: nothing is guessed)."""
-        from understudy.methods.camouflage_light import region_face
-        from understudy.perception.attributes_measured import in_vocabulary
-
-        faces = [region_face(r) for r in regions]
-        idx = [i for i, f in enumerate(faces) if f is not None]
-        out: list[dict[str, str]] = [{} for _ in regions]
-        if idx:
-            if self._reader is None:
-                from understudy.perception.attributes_measured import AttributeReader
-
-                self._reader = AttributeReader()
-            readings = self._reader(scene.image, [[float(v) for v in faces[i].box] for i in idx])
-            for i, reading in zip(idx, readings):
-                out[i] = in_vocabulary(reading)
-        return out
-
-    def person_prompt(self, person: dict[str, Any], crop_image: np.ndarray) -> str:
+    def person_prompt(self, person: dict[str, Any], crop_image: np.ndarray,
+                      scene: Scene | None = None, region: Region | None = None) -> str:
         """The person-mode prompt of one region: the fixed prompt, the captioner's sentence
-        for the crop, or the requested/measured attributes in words."""
+        for the crop (the first of the region's track), or the requested/measured attributes
+        in words."""
         from understudy.attributes import Attributes, partial_phrase
 
         source = person["caption_source"]
         if source == "prompt":
             return str(self.options.prompt)
         if source == "captioner":
-            return f"{self._caption_model(crop_image)}, {QUALITY}"
+            caption = self.captions.recall(
+                scene.frame.source if scene else "", region.track_id if region else None,
+                "caption", lambda: self._caption_model(crop_image))
+            return f"{caption}, {QUALITY}"
         values = {k: v for k, v in person.items() if k in Attributes.__dataclass_fields__}
         if source == "requested":
             return Attributes(**values).prompt()
@@ -441,7 +431,7 @@ class Camouflage:
             work_maps = {k: crop.cut(v, nearest=k in ("pose", "segmentation"))
                          for k, v in maps.items()}
             image = crop.cut(scene.image)
-            person["caption"] = self.person_prompt(person, image)  # the audit keeps it
+            person["caption"] = self.person_prompt(person, image, scene, region)  # audited
             jobs.append(_Job(crop, image, work_maps, person["caption"], seed))
         todo = [j for j in jobs if j is not None]
         # People whose crops share a working size are denoised together.

@@ -41,6 +41,7 @@ import numpy as np
 from understudy.diffusion.adapters import celeba
 from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
+from understudy.methods.measured import Measurer, region_face
 from understudy.scene import Face, Outcome, Region, RegionResult, Result, Scene
 
 MODES = ("person", "scene")
@@ -112,7 +113,7 @@ class CamouflageLight:
         self._encoder: Any = None
         self._attribute_model: Any = None
         self._labels: dict[str, np.ndarray] | None = None
-        self._reader: Any = None  # the age/gender/emotion models, loaded when first measuring
+        self.measurer = Measurer()  # the original's gender/age/emotion, once per track
 
     # -- loading ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -195,8 +196,8 @@ class CamouflageLight:
         label = self.labels().get(Path(scene.frame.source).name) if scene.frame.source else None
         labelled = [label is not None and len(regions) == 1 for _ in regions]
         if self.options.measure:
-            for i, values in self.measure(scene, faces, skip=labelled).items():
-                people[i].update(celeba.from_measured(values), "measured")
+            for person, values in zip(people, self.measurer(scene, regions, skip=labelled)):
+                person.update(celeba.from_measured(values), "measured")
         model = self.attribute_model()
         if model is not None:
             idx = [i for i, f in enumerate(faces) if f is not None]
@@ -219,19 +220,6 @@ class CamouflageLight:
                     values = source.requested(i, region.track_id, scene.frame.source)
                 people[i].update(celeba.from_request(values), "requested")
         return people
-
-    def measure(self, scene: Scene, faces: list[Face | None],
-                skip: list[bool]) -> dict[int, dict[str, str]]:
-        """Gender, age decade and emotion of each face not skipped, read on the original."""
-        from understudy.perception.attributes_measured import AttributeReader, in_vocabulary
-
-        idx = [i for i, f in enumerate(faces) if f is not None and not skip[i]]
-        if not idx:
-            return {}
-        if self._reader is None:
-            self._reader = AttributeReader()
-        readings = self._reader(scene.image, [[float(v) for v in faces[i].box] for i in idx])
-        return {i: in_vocabulary(r) for i, r in zip(idx, readings)}
 
     # -- running ---------------------------------------------------------------------------
     def margin_for(self, mask: np.ndarray) -> int:
@@ -350,16 +338,6 @@ class CamouflageLight:
                                    masks=True, seed=seed)
         out[:] = crop.uncut(generated)
         return [_record(r, v, Outcome.REPLACED) for r, v in zip(regions, vectors)]
-
-
-def region_face(region: Region) -> Face | None:
-    """The face that describes a region: its own, or the person's largest."""
-    if region.face is not None:
-        return region.face
-    if region.person is not None and region.person.faces:
-        return max(region.person.faces,
-                   key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
-    return None
 
 
 @dataclass
