@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-# The classifiers live in perception (CAMOUFLaGE measures the original with them too).
-from understudy.perception.attributes_measured import EMOTIONS, AttributeReader  # noqa: F401
+# The classifiers themselves live in understudy.perception.attributes_measured (CAMOUFLaGE
+# measures the original with them too); evaluation.models loads them from there.
 
 AGE_TOLERANCE = 10.0
 EMOTION_SYNONYMS = {
