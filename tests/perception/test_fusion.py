@@ -139,3 +139,29 @@ def test_movenet_keypoints_lie_on_the_person(detectors):
     assert left_shoulder[1] > nose[1] and right_shoulder[1] > nose[1]
     # The subject's left shoulder is on the image right when she faces the camera.
     assert left_shoulder[0] > nose[0] > right_shoulder[0]
+
+
+def test_movenet_on_the_crop_gives_keypoints_when_mediapipe_finds_nobody(perceiver):
+    """Item 3's perception half: a person MediaPipe cannot pose (here: a pose stage that
+    finds nobody, as for people seen from behind) still gets MoveNet's 17 keypoints from
+    their crop, so a stand-in can follow them."""
+    from understudy.perception.assemble import PeopleAssembler
+
+    stage = perceiver.people
+    (_, image, _), = photos.astronaut()
+
+    def boxes_only(img):  # the detectors' boxes without MoveNet's own keypoints
+        return [Person(box=p.box, score=p.score) for p in stage.detector(img)]
+
+    blind = PeopleAssembler(boxes_only, lambda img, box: None, stage.segmenter, stage.options,
+                            keypoints=stage.keypoints)
+    from understudy.scene import Frame
+
+    (person,) = blind(Frame(image, "astronaut"), [])
+    kp = person.keypoints_coco17
+    assert person.keypoints2d is None and kp is not None
+    seen = kp[kp[:, 2] >= 0.2]
+    assert len(seen) >= 5
+    x0, y0, x1, y1 = person.box
+    assert ((seen[:, 0] >= x0) & (seen[:, 0] <= x1) & (seen[:, 1] >= y0)
+            & (seen[:, 1] <= y1)).all()

@@ -49,6 +49,12 @@ class Segmenter(Protocol):
     def __call__(self, image: np.ndarray) -> np.ndarray: ...
 
 
+class CropKeypoints(Protocol):
+    """COCO-17 keypoints ``(17, 3)`` of the person in a box, or None (MoveNet on the crop)."""
+
+    def __call__(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None: ...
+
+
 @dataclass
 class AssemblyOptions:
     mask_threshold: float = 0.5  # person probability above which a pixel is theirs
@@ -77,21 +83,26 @@ class PeopleAssembler:
     """``assembler(frame, faces) -> list[Person]``: people with masks, keypoints and faces.
 
     ``detector`` finds boxes (any ``PeopleDetector``: it may also give masks and keypoints,
-    which are then kept); ``pose`` and ``segmenter`` fill in what it does not give.
+    which are then kept); ``pose`` and ``segmenter`` fill in what it does not give;
+    ``keypoints`` (MoveNet on the person's crop) gives COCO-17 keypoints to people MediaPipe
+    finds no landmarks for and who have none yet, so a stand-in can still follow their pose.
     """
 
     def __init__(self, detector: Callable[[np.ndarray], list[Person]],
                  pose: PoseEstimator | None, segmenter: Segmenter | None,
-                 options: AssemblyOptions | None = None):
+                 options: AssemblyOptions | None = None,
+                 keypoints: CropKeypoints | None = None):
         self.detector = detector
         self.pose = pose
         self.segmenter = segmenter
         self.options = options or AssemblyOptions()
+        self.keypoints = keypoints
 
     @property
     def cache_key(self) -> str:
+        crop_model = getattr(self.keypoints, "__self__", self.keypoints)
         parts = [getattr(m, "model_id", type(m).__name__) if m is not None else "-"
-                 for m in (self.detector, self.pose, self.segmenter)]
+                 for m in (self.detector, self.pose, self.segmenter, crop_model)]
         return "|".join(parts) + f"|{self.options}"
 
     def __call__(self, frame: Frame, faces: Sequence[Face] = ()) -> list[Person]:
@@ -163,7 +174,8 @@ class PeopleAssembler:
                 witness = max(weak, key=lambda w: box_iou(w.box, left.box), default=None)
                 if witness is None or box_iou(witness.box, left.box) < RESIDUAL_WITNESS_IOU:
                     continue  # nothing but segmentation says someone is there
-                person.keypoints_coco17 = witness.keypoints_coco17
+                if person.keypoints_coco17 is None:
+                    person.keypoints_coco17 = witness.keypoints_coco17
             else:
                 # A body MediaPipe can pose gets a stand-in; its own mask widens the blob
                 # where nobody else owns the pixels.
@@ -184,6 +196,8 @@ class PeopleAssembler:
             return
         est = self.pose(image, person.box)
         if est is None:
+            if self.keypoints is not None and person.keypoints_coco17 is None:
+                person.keypoints_coco17 = self.keypoints(image, person.box)
             return
         cand.pose = est
         if person.keypoints2d is None:
@@ -210,6 +224,11 @@ class PeopleAssembler:
                     kb = np.array([vis[:, 0].min(), vis[:, 1].min(), vis[:, 0].max(),
                                    vis[:, 1].max()], np.float32)
                     person.box = clip_box(_union(head, kb), size)
+        if cand.pose is None and self.keypoints is not None:
+            kp = self.keypoints(image, crop)
+            # Theirs only if its head is this face.
+            if kp is not None and _head_cost(kp, face, COCO17_HEAD, 0.2) <= MAX_HEAD_DISTANCE:
+                person.keypoints_coco17 = kp
         return cand
 
     def _resolve_masks(self, image: np.ndarray, cands: list[_Candidate],

@@ -240,9 +240,16 @@ def default_people_stage(detector: PeopleDetector | None = None,
     from understudy.perception.pose import MediaPipePose
     from understudy.perception.segmentation import SelfieSegmenter
 
+    from understudy.perception.movenet import MoveNetOptions, MoveNetPeople
+
     if detector is None:
         detector = default_people_detector(cache_dir)
-    return PeopleAssembler(detector, MediaPipePose(), SelfieSegmenter())
+    # MoveNet on a person's crop at its training size (256): the keypoint fallback for people
+    # MediaPipe misses, run only for them. The person is already found, so a low score (0.1)
+    # is enough to take their keypoints.
+    crop_keypoints = MoveNetPeople(MoveNetOptions(input_side=256, threshold=0.1)).keypoints_in
+    return PeopleAssembler(detector, MediaPipePose(), SelfieSegmenter(),
+                           keypoints=crop_keypoints)
 
 
 def default_people_detector(cache_dir: str | None = None) -> PeopleDetector:
