@@ -77,9 +77,20 @@ def parse_age(value: Any) -> tuple[float, float] | None:
     return None
 
 
+def prompted(record: dict[str, Any] | None) -> dict[str, Any]:
+    """The attributes a stand-in was prompted with, from an audit region's ``attributes``.
+
+    Methods that record only the attributes keep them flat (Mask-SD, CAMOUFLaGE:
+    ``{"gender": ...}``); RefSD records more about the stand-in (outfit, fit, seed) and nests
+    them one level down (``{"attributes": {"gender": ...}, "outfit": ...}``)."""
+    record = record or {}
+    inner = record.get("attributes")
+    return inner if isinstance(inner, dict) else record
+
+
 def prompt_of(attributes: dict[str, Any]) -> dict[str, Any]:
     """The measurable parts of a region's prompted attributes (other keys are ignored)."""
-    lower = {str(k).lower(): v for k, v in (attributes or {}).items()}
+    lower = {str(k).lower(): v for k, v in prompted(attributes).items()}
     return {"gender": parse_gender(lower.get("gender", lower.get("sex"))),
             "age": parse_age(lower.get("age", lower.get("age_group"))),
             "emotion": parse_emotion(lower.get("emotion", lower.get("expression")))}
