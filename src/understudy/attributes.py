@@ -138,6 +138,18 @@ class Attributes:
         return cls(**sampled)
 
 
+def prompted_attributes(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The attributes a stand-in was given, from an audit region's ``attributes``.
+
+    Methods that record only the attributes keep them flat (Mask-SD, CAMOUFLaGE:
+    ``{"gender": ...}``); RefSD records more about the stand-in (outfit, fit, seed) and nests
+    them one level down (``{"attributes": {"gender": ...}, "outfit": ...}``). Readers of the
+    audit (the evaluation, ``understudy audit export``) take both through this one function."""
+    record = record or {}
+    inner = record.get("attributes")
+    return dict(inner) if isinstance(inner, Mapping) else dict(record)
+
+
 def partial_phrase(values: Mapping[str, str]) -> str:
     """"a smiling woman in her thirties": a person known only in part (e.g. gender, age and
     emotion measured on the original), in the words of ``Attributes.prompt``. Keys left out

@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("train", "understudy.cli.train", "train the learned parts some methods need (idf: CAMOUFLaGE's negative ControlNet)"),
     ("rate", "understudy.cli.rate", "run a human rating study of anonymized images in a browser"),
     ("utility", "understudy.cli.utility", "train a small model on synthetic, real, both, synthetic-then-real; test on real"),
+    ("audit", "understudy.cli.audit", "export label files for the utility and rating steps from a run's audit"),
 )
 
 

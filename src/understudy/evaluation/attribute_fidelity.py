@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from understudy.attributes import prompted_attributes
+
 # The classifiers themselves live in understudy.perception.attributes_measured (CAMOUFLaGE
 # measures the original with them too); evaluation.models loads them from there.
 
@@ -77,20 +79,9 @@ def parse_age(value: Any) -> tuple[float, float] | None:
     return None
 
 
-def prompted(record: dict[str, Any] | None) -> dict[str, Any]:
-    """The attributes a stand-in was prompted with, from an audit region's ``attributes``.
-
-    Methods that record only the attributes keep them flat (Mask-SD, CAMOUFLaGE:
-    ``{"gender": ...}``); RefSD records more about the stand-in (outfit, fit, seed) and nests
-    them one level down (``{"attributes": {"gender": ...}, "outfit": ...}``)."""
-    record = record or {}
-    inner = record.get("attributes")
-    return inner if isinstance(inner, dict) else record
-
-
 def prompt_of(attributes: dict[str, Any]) -> dict[str, Any]:
     """The measurable parts of a region's prompted attributes (other keys are ignored)."""
-    lower = {str(k).lower(): v for k, v in prompted(attributes).items()}
+    lower = {str(k).lower(): v for k, v in prompted_attributes(attributes).items()}
     return {"gender": parse_gender(lower.get("gender", lower.get("sex"))),
             "age": parse_age(lower.get("age", lower.get("age_group"))),
             "emotion": parse_emotion(lower.get("emotion", lower.get("expression")))}
