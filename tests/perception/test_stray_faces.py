@@ -72,3 +72,24 @@ def test_fused_faces_find_a_face_16_px_high():
              if f.box[0] < (fx0 + fx1) / 2 < f.box[2] and f.box[1] < (fy0 + fy1) / 2 < f.box[3]]
     assert any(10 <= f.box[3] - f.box[1] <= 26 for f in found), \
         f"the 16 px face was not found: {[f.box for f in found]}"
+
+
+def test_the_face_of_a_person_left_alone_is_left_alone_too():
+    """``--min-person-size`` leaves a small person alone: their face must not come back as a
+    stray face region; the audit says why."""
+    from understudy.perception.perceiver import PerceptionOptions, Perceiver
+
+    face = Face(box=np.array([12, 12, 20, 22], np.float32), score=0.9)
+
+    class Small:
+        cache_key = "small"
+
+        def __call__(self, frame, faces):
+            return [Person(box=np.array([10, 10, 22, 40], np.float32), score=0.9,
+                           faces=[faces[0]])]
+
+    perceiver = Perceiver(PerceptionOptions(target="people", min_person_size=50),
+                          lambda image: [face], Small())
+    scene = perceiver.perceive(Frame(np.zeros((100, 100, 3), np.uint8), "x"))
+    assert scene.regions() == []
+    assert sorted(r.kind for r in scene.skipped) == ["face", "person"]

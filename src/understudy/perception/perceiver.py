@@ -159,8 +159,13 @@ class Perceiver:
             p.uncertain = p.uncertain or p.score < o.uncertain_threshold
             people.append(p)
         kept_people_faces = {id(f) for p in people for f in p.faces}
+        # A skipped person's face goes with them: in people mode it must not come back as a
+        # stray face region.
+        skipped_faces = {id(f) for p in scene.people for f in p.faces} - kept_people_faces
         for f in scene.faces:
             reason = self._skip_reason(f.box)
+            if reason is None and id(f) in skipped_faces and scene.target == "people":
+                reason = "the face of a person left alone (see their row)"
             if reason is not None and id(f) not in kept_people_faces:
                 skipped.append(RegionResult("face", f.box, f.score, Outcome.SKIPPED, reason,
                                             f.track_id))
