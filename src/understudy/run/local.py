@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
