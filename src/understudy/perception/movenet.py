@@ -94,7 +94,8 @@ class MoveNetPeople:
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._shape: tuple[int, int] | None = None
-        self.model_id = f"movenet-multipose-{digest}@{self.options.input_side}"
+        self.model_id = (f"movenet-multipose-{digest}@{self.options.input_side},"
+                         f"{self.options.threshold},{self.options.min_keypoints}")
 
     def raw(self, image: np.ndarray) -> np.ndarray:
         """``(6, 56)`` model rows with coordinates mapped to image pixels: 17 x (y, x, score),
