@@ -233,3 +233,7 @@ class Result:
     image: np.ndarray
     regions: list[RegionResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # run-level remarks, e.g. "render mode: no SD weights"
+    # What the method changes on purpose: "regions" (the regions and a documented margin) or
+    # "scene" (the whole image is regenerated, as CAMOUFLaGE's scene mode does): the audit
+    # carries it, so the evaluation reports background change as intended, not collateral.
+    scope: str = "regions"

@@ -245,6 +245,11 @@ class Collector:
                      "ssim": ssim(orig["image"], res["image"])},
             extra=[orig["digest"], self.options.max_side, self.options.changed_threshold,
                    [[round(v, 1) for v in b] for b in boxes]])
+        if (audit or {}).get("scope") == "scene":
+            # Scene mode regenerates the background on purpose: its change is the method's
+            # intended effect, reported apart from the collateral change of region methods.
+            change = {**change, "changed_scene": change.get("changed_outside")}
+            change.pop("changed_outside", None)
         st.collateral.append(change)
         st.ssim.append(change["ssim"])
         record["changed_outside"] = change.get("changed_outside")
@@ -274,7 +279,8 @@ class Collector:
                 q["brisque_original"] = float(np.mean(st.brisque_original))
             if st.ssim:
                 q["ssim"] = float(np.mean(st.ssim))
-            for key in ("changed_outside", "mean_abs_outside", "psnr_outside", "changed_inside"):
+            for key in ("changed_outside", "changed_scene", "mean_abs_outside", "psnr_outside",
+                        "changed_inside"):
                 vals = [c[key] for c in st.collateral if c.get(key) is not None]
                 if vals:
                     q[key] = float(np.mean(vals))

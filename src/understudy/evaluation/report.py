@@ -278,7 +278,9 @@ def render_html(report: dict[str, Any]) -> str:
             ("emotion vs prompt %", "emotion_prompt_accuracy", 1)]),
         ("Quality", "quality", None, [
             ("BRISQUE", "brisque", 1), ("BRISQUE original", "brisque_original", 1), ("SSIM", "ssim", 3),
-            ("changed outside people %", "changed_outside", 2), ("PSNR outside (dB)", "psnr_outside", 1),
+            ("changed outside people %", "changed_outside", 2),
+            ("background regenerated % (scene mode, intended)", "changed_scene", 2),
+            ("PSNR outside (dB)", "psnr_outside", 1),
             ("changed inside people %", "changed_inside", 1), ("FID", "fid", 2), ("KID", "kid", 4)]),
         ("Time", "time", None, [("images", "images", 0), ("mean s/image", "seconds_mean", 3),
                                 ("median", "seconds_median", 3), ("p95", "seconds_p95", 3),

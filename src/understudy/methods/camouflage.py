@@ -370,7 +370,8 @@ class Camouflage:
             self._run_people(scene, regions, people, maps, outs, records)
         notes = [f"camouflage a_s={s:g}, mode {self.options.mode}" for s in scales]
         suffixes = [f"{SWEEP_PREFIX}{s:g}" if len(scales) > 1 else "" for s in scales]
-        return [(sfx, Result(out, recs, [note]))
+        scope = "scene" if self.options.mode == "scene" else "regions"
+        return [(sfx, Result(out, recs, [note], scope=scope))
                 for sfx, out, recs, note in zip(suffixes, outs, records, notes)]
 
     def _generate(self, jobs: list["_Job"]) -> list[list[np.ndarray]]:

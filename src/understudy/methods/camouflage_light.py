@@ -237,7 +237,8 @@ class CamouflageLight:
         else:
             records = self._run_people(scene, regions, faces, vectors, out)
         return Result(out, records, [f"camouflage-light mode {self.options.mode}, "
-                                     f"strength {self.options.strength:g}"])
+                                     f"strength {self.options.strength:g}"],
+                      scope="scene" if self.options.mode == "scene" else "regions")
 
     def _factor(self) -> int:
         g = self._generator

@@ -67,7 +67,7 @@ def enforce(scene: Scene, regions: list[Region], result: Result) -> Result:
             fill_solid(image, region.mask)
             record = dataclasses.replace(record, outcome=Outcome.MASKED, reason=reason)
         records.append(record)
-    return Result(image, records, list(result.notes))
+    return Result(image, records, list(result.notes), scope=result.scope)
 
 
 def verify(region: Region, record: RegionResult, image: np.ndarray,

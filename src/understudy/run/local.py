@@ -167,7 +167,7 @@ def _process_image(anonymizer, item, destination, options, todo) -> list[dict[st
         rows.append({**base, "output": name, "status": "ok", "frames": 1,
                      "size": [int(picture.rgb.shape[1]), int(picture.rgb.shape[0])],
                      "regions": [r.to_json() for r in result.regions],
-                     "notes": list(result.notes)})
+                     "notes": list(result.notes), **_scope(result)})
     return rows
 
 
@@ -179,6 +179,7 @@ def _process_video(anonymizer, item, destination, options, todo) -> list[dict[st
         counts: Counter = Counter()
         tracks: dict[str, dict[str, Any]] = {}
         notes: dict[str, None] = {}
+        scope: dict[str, str] = {}
         frames = 0
 
         def process(images: Iterator, method=method) -> Iterator:
@@ -187,6 +188,7 @@ def _process_video(anonymizer, item, destination, options, todo) -> list[dict[st
             for scene, result in anonymizer.stream(scene_frames, method):
                 frames += 1
                 _tally(result, scene.frame.index, counts, tracks, notes)
+                scope.update(_scope(result))
                 yield result.image
 
         target = _target(destination, item, variant, options)
@@ -195,8 +197,14 @@ def _process_video(anonymizer, item, destination, options, todo) -> list[dict[st
                      "size": [info.width, info.height], "fps": round(float(info.fps), 3),
                      "audio": bool(info.has_audio and options.keep_audio),
                      "counts": {f"{k}:{o}": n for (k, o), n in sorted(counts.items())},
-                     "tracks": list(tracks.values()), "notes": list(notes)})
+                     "tracks": list(tracks.values()), "notes": list(notes), **scope})
     return rows
+
+
+def _scope(result: Result) -> dict[str, str]:
+    """``{"scope": "scene"}`` for a method that regenerates the whole image on purpose;
+    nothing for the usual region-only change, so those rows stay as they were."""
+    return {} if result.scope == "regions" else {"scope": result.scope}
 
 
 def _tally(result: Result, index: int, counts: Counter, tracks: dict, notes: dict) -> None:
