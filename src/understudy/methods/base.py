@@ -32,6 +32,14 @@ class Method(Protocol):
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result: ...
 
 
+@runtime_checkable
+class Closable(Protocol):
+    """A method that holds more than memory (an OpenGL context, GPU memory): whoever built
+    it calls ``close()`` once it is done with it (``Anonymizer.close``)."""
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """What the registry knows about a method without importing its (maybe heavy) module."""

@@ -59,6 +59,14 @@ class Anonymizer:
         self.method = self.variants[0][1]
         self.perceiver = perceiver if perceiver is not None else build_perceiver(options.perception)
 
+    def close(self) -> None:
+        """Release what the methods hold beyond memory (RefSD's OpenGL context)."""
+        from understudy.methods.base import Closable
+
+        for method in {id(m): m for _, m in self.variants}.values():
+            if isinstance(method, Closable):
+                method.close()
+
     def rng_for(self, frame: Frame) -> np.random.Generator:
         """A generator per frame: the run seed plus the frame's place, so results do not depend
         on the order (or the worker) in which frames are processed."""

@@ -328,9 +328,13 @@ def run(options: RunOptions, on_row: Callable[[dict[str, Any]], None] | None = N
     try:
         if options.workers == 1:
             worker = anonymizer or Anonymizer(options.anonymize)
-            for item in all_items():
-                record(process_item(worker, item, destination, options,
-                                    entries_for(item, variants, done)))
+            try:
+                for item in all_items():
+                    record(process_item(worker, item, destination, options,
+                                        entries_for(item, variants, done)))
+            finally:
+                if anonymizer is None:  # ours to close; a caller's anonymizer stays open
+                    worker.close()
         else:
             _run_pool(all_items(), destination, options, done, variants, record)
         recorder.finish()
