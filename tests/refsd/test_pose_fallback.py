@@ -132,3 +132,24 @@ def test_overlapping_people_each_get_their_own_stand_in(body, astronaut, astrona
     for region in scene.regions():  # every pixel of each person changed or covered
         changed = np.abs(result.image.astype(int) - image.astype(int)).sum(-1) > 0
         assert changed[region.person.mask].mean() > 0.9
+
+
+def test_sparse_keypoints_match_the_full_forward(body):
+    """The fit's fast path (rest shape once, only the regressed vertices skinned) gives the
+    keypoints of anny's full forward within half a millimetre."""
+    import torch
+
+    from understudy.body.fit import FIT_BONES, SparseKeypoints, _rodrigues
+
+    anny = body.anny
+    pheno = {k: torch.tensor([0.3, 0.8]) for k in anny.phenotype_labels}
+    with torch.no_grad():
+        rest = anny(phenotype_kwargs=pheno)
+        sparse = SparseKeypoints.build(body, rest)
+        assert sparse is not None and len(sparse.indices) < 0.2 * rest["rest_vertices"].shape[1]
+        aa = torch.randn(2, len(FIT_BONES), 3, generator=torch.Generator().manual_seed(0)) * 0.5
+        eye4 = torch.eye(4).expand(2, len(FIT_BONES), 4, 4).clone()
+        eye4[:, :, :3, :3] = _rodrigues(aa)
+        pose = {name: eye4[:, j] for j, name in enumerate(FIT_BONES)}
+        full = body.regressor(anny(pose_parameters=pose, phenotype_kwargs=pheno))
+        assert (full - sparse(pose)).abs().max().item() < 5e-4

@@ -46,7 +46,11 @@ SEEN = 0.5
 class FitOptions:
     steps: int = 60  # Adam steps of the joint 3D + 2D refinement
     lr: float = 0.04
-    w3d: float = 1.0  # weight of the metric 3D term (errors in 5 cm units)
+    # Weight of the metric 3D term (errors in 5 cm units). MediaPipe's world landmarks are
+    # guessed from one view, the 2D ones are seen: on the labelled people set (35 people)
+    # 1.0 -> 0.3 -> 0.1 took the median silhouette IoU 0.768 -> 0.789 -> 0.795 and the
+    # keypoint error 1.90 -> 1.46 -> 1.15 % of height; the 3D keeps depth and limb order.
+    w3d: float = 0.1
     w2d: float = 1.0  # weight of the 2D term (errors in 2 % of the person's height)
     prior: float = 0.02  # pull of every fitted rotation towards its closed-form start
     focal_scale: float = 2.0  # focal length = focal_scale * max(W, H) when not given
@@ -80,6 +84,72 @@ class BodyFit:
     keypoints2d: np.ndarray  # (21, 2) projected model keypoints, in MediaPipe order MP_INDICES
     error_px: float  # visibility-weighted mean 2D error against the person's landmarks
     depth: float  # camera z of the pelvis, metres: larger is further away
+
+
+# anny 0.6.2's COCO regressor is dense (23 x 13718) but 1162 vertices carry every weight
+# above this; dropping the rest moves a keypoint by well under a millimetre (tests/refsd).
+NEGLIGIBLE_WEIGHT = 1e-4
+
+
+class SparseKeypoints:
+    """anny's COCO keypoints for a pose without skinning the whole mesh: the regressor reads
+    ~2 % of the 13.7k vertices, and the phenotype's rest shape (blendshapes, bone frames:
+    ~30 % of a full forward) does not change while the pose is fitted. Same numbers as
+    ``regressor(anny(pose, phenotype))`` (checked in tests/refsd), about 3x faster per step.
+    """
+
+    def __init__(self, anny, rest_bone_poses, rest_vertices, weights, indices, inverse):
+        self.anny = anny
+        self.rest_bone_poses = rest_bone_poses
+        self.rest_vertices = rest_vertices  # (n, U, 3): only the vertices the regressor reads
+        self.weights = weights  # (K, S) regression weights
+        self.indices = indices  # (U,) vertex ids
+        self.inverse = inverse  # (K, S) position of each regressed vertex in ``indices``
+
+    @classmethod
+    def build(cls, body: BodyModel, rest: dict) -> "SparseKeypoints | None":
+        """None when this anny's regressor or skinning is not the kind handled here."""
+        import torch
+
+        reg = body.regressor
+        if not hasattr(body.anny, "_skinning_method"):
+            return None
+        if getattr(reg, "is_sparse", False):
+            indices, inverse = torch.unique(reg.regression_indices, return_inverse=True)
+            weights = reg.regression_weights
+        else:  # dense (K, V) weights, nearly all tiny: keep the columns that matter
+            used = (reg.regression_weights.abs() > NEGLIGIBLE_WEIGHT).any(0)
+            indices = torch.nonzero(used).flatten()
+            weights = reg.regression_weights[:, indices]
+            # Rows keep their sum (keypoints are weighted means of vertices).
+            weights = weights * (reg.regression_weights.sum(1, keepdim=True)
+                                 / weights.sum(1, keepdim=True))
+            inverse = torch.arange(len(indices)).expand(weights.shape[0], -1)
+        return cls(body.anny, rest["rest_bone_poses"], rest["rest_vertices"][:, indices],
+                   weights, indices, inverse)
+
+    def __call__(self, pose: dict) -> "torch.Tensor":
+        import roma
+        import torch
+        from anny.skinning import skinning
+
+        anny = self.anny
+        transforms, _ = anny.get_bone_transforms(pose, self.rest_bone_poses)
+        if isinstance(transforms, list):  # as anny's get_skinned_vertices does
+            transforms = roma.Rigid(torch.stack([t.linear for t in transforms], dim=1),
+                                    torch.stack([t.translation for t in transforms], dim=1)
+                                    ).to_homogeneous()
+        n = transforms.shape[0]
+        rest = self.rest_vertices.expand(n, -1, -1)
+        if anny._skinning_method is skinning.dense_linear_blend_skinning:
+            verts = skinning.dense_linear_blend_skinning(
+                rest, anny.dense_vertex_bone_weights[self.indices], transforms)
+        else:
+            verts = anny._skinning_method(
+                rest, bone_weights=anny.vertex_bone_weights[self.indices][None],
+                bone_indices=anny.vertex_bone_indices[self.indices][None],
+                bone_transforms=transforms)
+        return torch.einsum("ks,bksd->bkd", self.weights, verts[:, self.inverse])
 
 
 def _rodrigues(aa):
@@ -300,13 +370,19 @@ def _fit_batch(body: BodyModel, people: list[dict], size: tuple[int, int],
     anny_idx = torch.as_tensor(ANNY_INDICES)
     hips = [list(MP_INDICES).index(23), list(MP_INDICES).index(24)]
 
+    sparse = SparseKeypoints.build(body, rest)
+
     def forward(with_vertices: bool = False):
         rots = _rodrigues(aa)
         eye4 = torch.eye(4).expand(n, len(FIT_BONES), 4, 4).clone()
         eye4[:, :, :3, :3] = rots
         pose = {name: eye4[:, j] for j, name in enumerate(FIT_BONES)}
-        out = anny(pose_parameters=pose, phenotype_kwargs=pheno)
-        kp = body.regressor(out)[:, anny_idx]  # (n, 21, 3) anny frame, pelvis at origin
+        if with_vertices or sparse is None:
+            out = anny(pose_parameters=pose, phenotype_kwargs=pheno)
+            kp = body.regressor(out)
+        else:
+            kp = sparse(pose)
+        kp = kp[:, anny_idx]  # (n, 21, 3) anny frame, pelvis at origin
         rot = _rodrigues(glob) @ t_r0
         kp_mp = kp @ rot.transpose(1, 2) @ to_mp.T
         verts = out["vertices"] @ rot.transpose(1, 2) @ to_mp.T if with_vertices else None

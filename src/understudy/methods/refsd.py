@@ -56,7 +56,7 @@ class RefSDOptions:
     dtype: str = "auto"
     offload: bool = False
     offline: bool = False
-    fit_steps: int = 40
+    fit_steps: int = 60
     focal: float | None = None  # camera focal length in px when known
     anny_cache: str | None = None  # anny's model cache (default ~/.cache/understudy/anny)
     seed_offset: int = 0
@@ -243,8 +243,10 @@ class RefSD:
                                       _height(region.mask))
                 if grow:
                     loose = grow * fit.depth / camera.focal  # px -> metres at the body
-                    clothed = (labels != SKIN) & (labels != EYES)
-                    verts = verts + normals * (loose * clothed)[:, None].astype(np.float32)
+                    # Looser clothes only (hands and face keep their size); thinning takes
+                    # the whole body, or the skin would show through the clothes.
+                    moved = (labels != SKIN) & (labels != EYES) if grow > 0 else labels >= 0
+                    verts = verts + normals * (loose * moved)[:, None].astype(np.float32)
                     layer = self.renderer.render(verts, faces, colors, camera, crop, light)
                 layer = match_light(layer, background[around])
             except Exception as exc:  # noqa: BLE001 - one person's failure is masked, not fatal
