@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=1)
     parser.add_argument("--model", default=None, help="SD 1.x weights for stage 3")
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--fit-steps", type=int, default=40)
+    parser.add_argument("--fit-steps", type=int, default=None,
+                        help="Adam steps of the fit (default: RefSDOptions' default)")
     parser.add_argument("--figures", default=None,
                         help="also write the per-stage pictures of docs/refsd.md to this folder")
     args = parser.parse_args()
@@ -64,7 +65,8 @@ def main() -> None:
     t = time.perf_counter()
     body = load_body_model()
     print(f"anny model load: {time.perf_counter() - t:.2f} s (cached)")
-    options = RefSDOptions(model=args.model, steps=args.steps, fit_steps=args.fit_steps)
+    extra = {} if args.fit_steps is None else {"fit_steps": args.fit_steps}
+    options = RefSDOptions(model=args.model, steps=args.steps, **extra)
     method = RefSD(options, body=body)
     method.anonymize(scene, np.random.default_rng(0))  # warm-up: GL context, first draw
     method.timings = {s: 0.0 for s in STAGES}
@@ -76,7 +78,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, torch threads "
           f"{torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
     print(f"mode {options.mode}, {args.people} people/image, image "
-          f"{scene.image.shape[1]}x{scene.image.shape[0]}, fit steps {args.fit_steps}")
+          f"{scene.image.shape[1]}x{scene.image.shape[0]}, fit steps {options.fit_steps}")
     for stage in STAGES:
         print(f"  {stage:8s} {method.timings[stage] / per:.3f} s/person")
     print(f"  total    {total / per:.3f} s/person")
