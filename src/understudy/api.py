@@ -14,11 +14,12 @@ from understudy.errors import UsageError
 from understudy.scene import Frame, Result
 
 
-def anonymize(image: np.ndarray | str | Path, method: str = "blur", target: str = "faces",
+def anonymize(image: np.ndarray | str | Path, method: str = "blur", target: str | None = None,
               seed: int = 0, **options: Any) -> Result:
     """Anonymize one image: an ``(H, W, 3) uint8`` RGB array or a path to an image file.
 
-    ``options`` are the method's options (e.g. ``attributes="random"`` for RefSD). Returns a
+    ``target`` is "faces" or "people"; by default what the method works on (faces for
+    methods that do both). ``options`` are the method's options (e.g. ``attributes="random"`` for RefSD). Returns a
     ``Result``: ``result.image`` (H, W, 3) uint8 and ``result.regions``, one record per face or
     person with its box and outcome (``replaced``, ``masked`` when failing closed, ``skipped``).
     """
@@ -34,5 +35,8 @@ def anonymize(image: np.ndarray | str | Path, method: str = "blur", target: str 
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise UsageError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
-    pipeline = Anonymizer(AnonymizeOptions(method, options, PerceptionOptions(target=target, seed=seed)))
+    from understudy.methods.registry import target_for
+
+    perception = PerceptionOptions(target=target_for(method, target), seed=seed)
+    pipeline = Anonymizer(AnonymizeOptions(method, options, perception))
     return pipeline(Frame(np.ascontiguousarray(image), source))[1]

@@ -39,7 +39,7 @@ CASES = [
     (["--target", "cats"], "invalid choice"),
     (["--method", "refsd", "--target", "faces"], "--target"),
     (["--annotations", "missing.json", "--target", "people"], "missing.json"),
-    (["--annotations", "coco.json"], "needs --target people"),
+    (["--annotations", "coco.json", "--target", "faces"], "needs --target people"),
     (["--address", "localhost:1"], "--address is for --engine ray"),
     (["--engine", "spark"], "invalid choice"),
 ]

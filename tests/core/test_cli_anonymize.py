@@ -134,3 +134,29 @@ def test_two_workers_match_one(src, tmp_path):
         assert main(["anonymize", str(src), "-o", str(tmp_path / f"w{n}"), "--workers", str(n), "--quiet"]) == 0
     for rel in ("astronaut.jpg", "sub/cameraman.jpg"):
         assert (tmp_path / "w1" / rel).read_bytes() == (tmp_path / "w2" / rel).read_bytes()
+
+
+def test_a_people_only_method_implies_its_target(tmp_path):
+    import json
+    import shutil
+
+    from understudy.cli import main
+    from understudy.methods.registry import target_for
+    from understudy.samples import sample_paths
+
+    assert target_for("refsd", None) == "people"
+    assert target_for("blur", None) == "faces"
+    assert target_for("maskout", None, people_given=True) == "people"
+    assert target_for("blur", "people") == "people"
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(sample_paths()[0], src)
+    # maskout with COCO-free defaults stays on faces; refsd alone works on people.
+    assert main(["anonymize", str(src), "-o", str(tmp_path / "m"), "--method", "maskout",
+                 "--quiet"]) == 0
+    row = json.loads((tmp_path / "m" / "audit.jsonl").read_text().splitlines()[0])
+    assert row["target"] == "faces"
+    # An explicit contradictory target stays a usage error (exit 2), before any output.
+    assert main(["anonymize", str(src), "-o", str(tmp_path / "r"), "--method", "refsd",
+                 "--target", "faces", "--quiet"]) == 2
+    assert not (tmp_path / "r").exists()

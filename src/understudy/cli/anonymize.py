@@ -24,8 +24,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", metavar="NAME",
                         help="a preset of the method, same as --method METHOD:NAME (e.g. "
                              "--method camouflage --preset paper; see `understudy methods`)")
-    parser.add_argument("--target", choices=TARGETS, default="faces",
-                        help="what to anonymize: detected faces, or whole people (default: faces)")
+    parser.add_argument("--target", choices=TARGETS,
+                        help="what to anonymize: detected faces, or whole people (default: what "
+                             "the method works on; faces for methods that do both, people "
+                             "with --annotations)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same output")
     parser.add_argument("--resume", action="store_true",
                         help="skip inputs already done (same content hash, output present)")
@@ -169,7 +171,8 @@ def build_options(args: argparse.Namespace):
         image_root = args.sources[0] if os.path.isdir(args.sources[0]) \
             else os.path.dirname(args.sources[0]) or "."
     perception = PerceptionOptions(
-        target=args.target, seed=args.seed, annotations=args.annotations, image_root=image_root,
+        target=registry.target_for(args.method, args.target, bool(args.annotations)),
+        seed=args.seed, annotations=args.annotations, image_root=image_root,
         min_person_size=args.min_person_size,
         exclude_regions=tuple(parse_box(b) for b in args.exclude_region),
         uncertain_threshold=args.uncertain_threshold, cache_dir=args.cache_dir,

@@ -53,6 +53,18 @@ def variants(name: str, options: dict[str, Any]) -> list[tuple[str, dict[str, An
     return list(getattr(importlib.import_module(module), attr)(options))
 
 
+def target_for(name: str, given: str | None, people_given: bool = False) -> str:
+    """The target to use: the one given, else the only one the method works on (RefSD:
+    people), else people when the user supplied people (COCO annotations), else faces.
+    A given target the method cannot work on is refused later, by ``AnonymizeOptions``."""
+    if given is not None:
+        return given
+    targets = get_spec(name).targets
+    if len(targets) == 1:
+        return targets[0]
+    return "people" if people_given else "faces"
+
+
 def load_method(name: str, **options: Any) -> Method:
     """Build a method by name, optionally with a preset: ``"blur:weak"`` or ``preset="weak"``.
 
