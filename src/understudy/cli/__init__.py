@@ -8,10 +8,12 @@ Errors the user can fix are printed as one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
 from understudy.version import __version__
+from understudy.cli.native_logs import native_logs_silenced
 from understudy.errors import UnderstudyError, printable
 
 # (command, module, one-line help)
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, help_text in COMMANDS:
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(module).add_parser(command_parser)
+        command_parser.add_argument("--verbose", action="store_true",
+                                    help="also show the log lines of third-party libraries "
+                                         "(MediaPipe, TF Lite)")
         command_parser.set_defaults(_module=module)
     return parser
 
@@ -54,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(importlib.import_module(args._module).run(args))
+        with contextlib.ExitStack() as stack:
+            if not args.verbose:
+                stack.enter_context(native_logs_silenced())
+            return int(importlib.import_module(args._module).run(args))
     except UnderstudyError as exc:
         print(f"understudy {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
