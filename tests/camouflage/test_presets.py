@@ -22,9 +22,12 @@ def test_paper_preset_is_scene_mode(name):
 
 
 def test_cli_preset_paper_regenerates_the_background(tiny_dir, tmp_path, small_image):
+    import json
+
     from PIL import Image
 
     from understudy.cli import main
+    from understudy.evaluation.api import evaluate
 
     src = tmp_path / "in"
     src.mkdir()
@@ -43,25 +46,8 @@ def test_cli_preset_paper_regenerates_the_background(tiny_dir, tmp_path, small_i
     assert main([*common, "-o", str(tmp_path / "x"), "--method", "camouflage:fast",
                  "--preset", "paper"]) == 2
 
-
-def test_scene_mode_change_is_reported_as_intended_not_collateral(tiny_dir, tmp_path,
-                                                                  small_image):
-    import json
-
-    from PIL import Image
-
-    from understudy.cli import main
-    from understudy.evaluation.api import evaluate
-
-    src = tmp_path / "in"
-    src.mkdir()
-    Image.fromarray(small_image).save(src / "a.png")
-    common = ["anonymize", str(src), "--method", "camouflage", "--model", str(tiny_dir / "sd"),
-              "--option", f"controlnets=canny={tiny_dir / 'controlnet'}",
-              "--option", f"negative_controlnet={tiny_dir / 'idf'}", "--option", "steps=2",
-              "--option", "resolution=64", "--attributes", "random", "--quiet"]
-    assert main([*common, "-o", str(tmp_path / "paper"), "--preset", "paper"]) == 0
-    assert main([*common, "-o", str(tmp_path / "person")]) == 0
+    # The audit says scene mode changes the whole image on purpose, and the evaluation
+    # reports that change as intended, apart from region methods' collateral change.
     rows = {name: json.loads((tmp_path / name / "audit.jsonl").read_text().splitlines()[0])
             for name in ("paper", "person")}
     assert rows["paper"]["scope"] == "scene" and "scope" not in rows["person"]
@@ -70,3 +56,4 @@ def test_scene_mode_change_is_reported_as_intended_not_collateral(tiny_dir, tmp_
     paper, person = (report["methods"][n]["quality"] for n in ("paper", "person"))
     assert paper["changed_scene"] > 0 and "changed_outside" not in paper
     assert "changed_scene" not in person and "changed_outside" in person
+
