@@ -1,0 +1,53 @@
+"""The person region covers what segmenters drop (issue 14): head, hands beyond the wrists,
+feet, drawn from the person's seen keypoints; without keypoints it is the mask as before."""
+
+import numpy as np
+
+from understudy.perception.coco import MEDIAPIPE_OF_COCO17
+from understudy.regions import person_region_mask
+from understudy.scene import Person
+
+SIZE = (400, 300)
+# A standing person facing the camera (x, y): nose, eyes, ears, shoulders, elbows, wrists
+# (arms out), hips, knees, ankles. COCO order.
+COCO = np.array([[150, 60], [156, 54], [144, 54], [164, 58], [136, 58], [180, 100], [120, 100],
+                 [215, 135], [85, 135], [250, 165], [50, 165], [170, 210], [130, 210],
+                 [172, 290], [128, 290], [174, 370], [126, 370]], np.float32)
+
+
+def _person(fmt: str) -> Person:
+    mask = np.zeros(SIZE, bool)
+    mask[95:215, 115:185] = True  # only the torso was segmented
+    box = np.array([40, 40, 260, 390], np.float32)
+    scores = np.ones((17, 1), np.float32)
+    if fmt == "coco17":
+        return Person(box, 0.9, mask=mask, keypoints_coco17=np.hstack([COCO, scores]))
+    k2 = np.zeros((33, 3), np.float32)
+    for c, m in enumerate(MEDIAPIPE_OF_COCO17):
+        k2[m] = [*COCO[c], 0.99]
+    return Person(box, 0.9, mask=mask, keypoints2d=k2, keypoints3d=np.zeros((33, 4), np.float32))
+
+
+def test_region_adds_head_hands_and_feet_from_keypoints():
+    for fmt in ("mediapipe33", "coco17"):
+        region = person_region_mask(_person(fmt), SIZE)
+        for x, y in COCO[[0, 9, 10, 15, 16]]:  # nose, wrists, ankles
+            assert region[int(y), int(x)], (fmt, x, y)
+        # A hand reaches past the wrist, away from the elbow; hair above the eyes.
+        assert region[165, 262] and region[165, 38], fmt
+        assert region[30, 150], fmt
+        # But the region stays near the body: not the whole box.
+        assert region.sum() < 0.6 * (220 * 350), fmt
+
+
+def test_without_keypoints_the_region_is_the_mask():
+    person = _person("coco17")
+    person.keypoints_coco17 = None
+    region = person_region_mask(person, SIZE)
+    assert np.array_equal(region, person.mask)
+
+
+def test_unseen_keypoints_add_nothing():
+    person = _person("coco17")
+    person.keypoints_coco17[:, 2] = 0.1  # below the score a keypoint must reach
+    assert np.array_equal(person_region_mask(person, SIZE), person.mask)
