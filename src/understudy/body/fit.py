@@ -19,11 +19,15 @@ What was measured here decides the shape of the fit:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from understudy.body.model import ANNY_INDICES, MP_INDICES, MP_TO_ANNY, BodyModel
 from understudy.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 # Bones whose rotation is fitted (local-ref deltas about their heads). Twist bones, hands,
 # fingers and toes stay in the rest pose.

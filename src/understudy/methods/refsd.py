@@ -284,8 +284,9 @@ class RefSD:
                 "seed": data["seed"],
                 "pose_source": data["pose_source"],
                 "fit_error_px": round(data["fit"].error_px, 2),
+                # Over the person's own height (their mask), not the privacy region's.
                 "fit_error_share": round(data["fit"].error_px / max(
-                    _height(region.mask), 1), 4),
+                    _height(_silhouette(region)), 1), 4),
                 "silhouette_iou": round(silhouette_iou(data["layer"], data["crop"],
                                                        _silhouette(region)), 3),
                 "margin_px": self.margin_for(region.mask),
