@@ -234,7 +234,9 @@ class RefSD:
                 offset = np.vectorize(THICKNESS.get)(labels).astype(np.float32)
                 normals = vertex_normals(fit.vertices, body.faces)
                 verts = fit.vertices + normals * offset[:, None]
-                around = ring(allowed[i], 12)
+                # Light from beyond the band the inpainting does not read either: a
+                # person's missed edge must not tint their stand-in.
+                around = ring(dilate(allowed[i], self.margin_for(region.mask)), 12)
                 light = estimate_light(background, around)
                 layer = self.renderer.render(verts, faces, colors, camera, crop, light)
                 # Clothes as loose as the person's outline asks (render/silhouette.py).
