@@ -37,6 +37,6 @@ def anonymize(image: np.ndarray | str | Path, method: str = "blur", target: str 
         raise UsageError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     from understudy.methods.registry import target_for
 
-    perception = PerceptionOptions(target=target_for(method, target), seed=seed)
-    pipeline = Anonymizer(AnonymizeOptions(method, options, perception))
+    perception = PerceptionOptions(target=target_for(method, target))
+    pipeline = Anonymizer(AnonymizeOptions(method, options, perception, seed=seed))
     return pipeline(Frame(np.ascontiguousarray(image), source))[1]

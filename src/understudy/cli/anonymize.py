@@ -172,12 +172,13 @@ def build_options(args: argparse.Namespace):
             else os.path.dirname(args.sources[0]) or "."
     perception = PerceptionOptions(
         target=registry.target_for(args.method, args.target, bool(args.annotations)),
-        seed=args.seed, annotations=args.annotations, image_root=image_root,
+        annotations=args.annotations, image_root=image_root,
         min_person_size=args.min_person_size,
         exclude_regions=tuple(parse_box(b) for b in args.exclude_region),
         uncertain_threshold=args.uncertain_threshold, cache_dir=args.cache_dir,
         face_max_side=args.face_max_side)
-    anonymize = AnonymizeOptions(args.method, method_options, perception, variants)
+    anonymize = AnonymizeOptions(args.method, method_options, perception, variants,
+                                 seed=args.seed)
     return RunOptions(args.sources, args.output, anonymize, resume=args.resume,
                       workers=args.workers, keep_audio=args.keep_audio, max_pixels=args.max_pixels,
                       max_memory=int(args.max_memory * 1024**3))

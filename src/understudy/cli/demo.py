@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         for path in sample_paths():
             shutil.copy(path, inputs / path.name)
         options = RunOptions([str(inputs)], str(output / method),
-                             AnonymizeOptions(method, {}, PerceptionOptions(target=target, seed=args.seed)))
+                             AnonymizeOptions(method, {}, PerceptionOptions(target=target),
+                                              seed=args.seed))
         with RunReporter(options) as reporter:
             summary = run_local(options, on_row=reporter.row)
             reporter.finish(summary)

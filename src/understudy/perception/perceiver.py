@@ -65,7 +65,6 @@ class PeopleStage(Protocol):
 @dataclass
 class PerceptionOptions:
     target: str = "faces"
-    seed: int = 0
     annotations: str | None = None  # a COCO json used instead of detecting people
     image_root: str | None = None  # the folder COCO file names are relative to
     min_person_size: int = 0  # people smaller than this (box height, px) are skipped
@@ -121,13 +120,11 @@ class Perceiver:
             key = self.cache.key(frame, self._cache_context(frame))
             cached = self.cache.load(key, frame)
             if cached is not None:
-                cached.seed = self.options.seed
                 return cached
         faces = self.faces(frame.image)
         people = self.people(frame, faces) if self.people is not None and \
             self.options.target == "people" else []
-        scene = Scene(frame, people=people, faces=faces, target=self.options.target,
-                      seed=self.options.seed)
+        scene = Scene(frame, people=people, faces=faces, target=self.options.target)
         if key is not None:
             self.cache.store(key, scene)
         return scene

@@ -28,6 +28,9 @@ class AnonymizeOptions:
     # Several outputs per input from one perception pass, e.g. an anonymization-scale sweep:
     # (output subfolder, method option overrides). The default is one plain output.
     variants: tuple[tuple[str, dict[str, Any]], ...] = (("", {}),)
+    # The run seed: the anonymizer stamps it on every Scene, and each frame's generator starts
+    # from it; same seed, same output.
+    seed: int = 0
 
     def __post_init__(self) -> None:
         from understudy.methods.registry import get_spec
@@ -36,10 +39,6 @@ class AnonymizeOptions:
         if self.perception.target not in spec.targets:
             raise UsageError(f"method {spec.name!r} works on --target "
                              f"{' or '.join(spec.targets)}, not {self.perception.target!r}")
-
-    @property
-    def seed(self) -> int:
-        return self.perception.seed
 
 
 class Anonymizer:
@@ -78,6 +77,7 @@ class Anonymizer:
         return np.random.default_rng([self.options.seed, int.from_bytes(key[:8], "little")])
 
     def apply(self, scene: Scene, method: Method | None = None) -> Result:
+        scene.seed = self.options.seed  # the one place a scene learns the run seed
         result = run_guarded(method or self.method, scene, self.rng_for(scene.frame))
         # The audit says how each person was found when not by a detector ("face",
         # "residual", "annotation"): methods build records without it.

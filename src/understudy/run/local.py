@@ -71,7 +71,7 @@ def settings_fingerprint(options: AnonymizeOptions, overrides: dict[str, Any],
     perception = {k: v for k, v in dataclasses.asdict(options.perception).items()
                   if k not in ("cache_dir", "image_root")}
     settings = {"method": options.method, "options": {**options.method_options, **overrides},
-                "perception": perception, "keep_audio": keep_audio}
+                "seed": options.seed, "perception": perception, "keep_audio": keep_audio}
     text = json.dumps(settings, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
