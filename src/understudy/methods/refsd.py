@@ -29,6 +29,7 @@ import numpy as np
 from understudy.attributes import NEGATIVE_PROMPT, parse_attributes
 from understudy.errors import UsageError
 from understudy.regions import dilate, mask_bbox
+from understudy.methods.blur import blur_inside
 from understudy.scene import Outcome, Person, RegionResult, Result, Scene
 
 MARGIN_SHARE = 0.03
@@ -170,8 +171,9 @@ class RefSD:
         allowed = [dilate(r.mask, self.margin_for(r.mask)) if r.mask.any() else r.mask
                    for r in regions]
         hole = np.zeros((h, w), bool)
-        for a in allowed:
-            hole |= a
+        for r, a in zip(regions, allowed):
+            if r.kind == "person":  # a face with no person around it is blurred, not removed
+                hole |= a
         # The fill reads no pixel within a second margin of anyone: a mask's soft edge
         # (hair, a sleeve) lies just outside it and would come back as a smear of the
         # person's own colours (issue 14: the colour attacker's 46.7 % came from there).
@@ -197,6 +199,8 @@ class RefSD:
             if region.uncertain:
                 records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
                                           "uncertain detection", region.track_id)
+                continue
+            if region.kind == "face":  # blurred at the end, over the final image
                 continue
             prng = scene.rng_for(i, region)
             attrs = self.options.source.for_person(
@@ -299,6 +303,15 @@ class RefSD:
             records[i] = RegionResult(region.kind, region.box, region.score, Outcome.REPLACED,
                                       track_id=region.track_id, attributes=audit)
         self.people_done += len(info)
+        # A face that belongs to no person (a crowd, a poster: people mode still hides it)
+        # has no body to fit: the strong blur of `--method blur`, audited as such.
+        for i, region in enumerate(regions):
+            if region.kind == "face" and records[i] is None:
+                blur_inside(out, region.mask)
+                records[i] = RegionResult(region.kind, region.box, region.score,
+                                          Outcome.REPLACED, track_id=region.track_id,
+                                          attributes={"method": "blur", "strength": "strong",
+                                                      "why": "face with no person around it"})
         notes = []
         if self.refiner is None and not self._said_mode:
             notes.append(RENDER_NOTE)
