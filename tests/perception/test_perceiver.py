@@ -115,3 +115,14 @@ def test_cache_round_trips_a_real_scene(perceiver, tmp_path):
     np.testing.assert_array_equal(a.keypoints_coco17, b.keypoints_coco17)
     assert a.source == b.source == "detector"
     assert b.faces[0] is second.faces[0]  # the person's face is one of the scene's faces
+
+
+def test_cache_key_takes_a_file_name_that_is_not_utf8():
+    from understudy.perception.cache import PerceptionCache
+    from understudy.scene import Frame
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    name = b"bad\xff.jpg".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+    keys = {PerceptionCache.key(Frame(image, name), f"source={name}"),
+            PerceptionCache.key(Frame(image, "good.jpg"), "source=good.jpg")}
+    assert len(keys) == 2

@@ -32,7 +32,10 @@ class PerceptionCache:
     @staticmethod
     def key(frame: Frame, context: str) -> str:
         h = hashlib.sha256()
-        h.update(f"v{FORMAT_VERSION}|{frame.image.shape}|{context}|".encode())
+        # surrogateescape: the context names the file with --annotations, and a file name
+        # that is not UTF-8 must still make a key (other names: the same bytes as before).
+        text = f"v{FORMAT_VERSION}|{frame.image.shape}|{context}|"
+        h.update(text.encode("utf-8", "surrogateescape"))
         h.update(np.ascontiguousarray(frame.image).data)
         return h.hexdigest()
 
