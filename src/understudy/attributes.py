@@ -48,6 +48,28 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
     "build": BUILDS, "height": HEIGHTS,
 }
 
+# Face attributes of RefSD's attribute figure. Unlike the keys above they are never drawn at
+# random: a stand-in shows them only when asked (the avatar's hair follows hair_color and
+# hair_length; stage 3's prompt carries all five), so "random" keeps its documented spread.
+FACE_VOCABULARY: dict[str, tuple[str, ...]] = {
+    "hair_color": ("black", "brown", "blond", "red", "grey", "white"),
+    "hair_length": ("bald", "short", "medium", "long"),
+    "beard": ("none", "stubble", "moustache", "beard"),
+    "glasses": ("none", "glasses", "sunglasses"),
+    "makeup": ("none", "light", "heavy"),
+}
+ALL_VOCABULARY = {**VOCABULARY, **FACE_VOCABULARY}
+# How each face value reads in a prompt and in a rating question ("clean-shaven", not "none").
+_FACE_WORDS = {
+    "hair_color": {v: f"{v} hair" for v in FACE_VOCABULARY["hair_color"]},
+    "hair_length": {"bald": "bald", "short": "short hair", "medium": "medium-length hair",
+                    "long": "long hair"},
+    "beard": {"none": "clean-shaven", "stubble": "stubble", "moustache": "a moustache",
+              "beard": "a beard"},
+    "glasses": {"none": "no glasses", "glasses": "glasses", "sunglasses": "sunglasses"},
+    "makeup": {"none": "no make-up", "light": "light make-up", "heavy": "heavy make-up"},
+}
+
 # Sampling distributions for "random" and for keys a request leaves out. Documented choices,
 # not census figures: gender and ethnicity uniform (a pseudonymized dataset should not
 # inherit a skew from us), adult ages weighted to working age, emotions mostly neutral or
@@ -65,6 +87,12 @@ DISTRIBUTIONS: dict[str, dict[str, float]] = {
 # Words people type for the same value.
 SYNONYMS: dict[str, dict[str, str]] = {
     "gender": {"woman": "female", "f": "female", "man": "male", "m": "male"},
+    "hair_color": {"blonde": "blond", "ginger": "red", "auburn": "red", "gray": "grey",
+                   "dark": "black", "brunette": "brown"},
+    "hair_length": {"shaved": "bald", "none": "bald", "shoulder length": "medium"},
+    "beard": {"no": "none", "clean shaven": "none", "mustache": "moustache", "full": "beard"},
+    "glasses": {"no": "none", "yes": "glasses", "spectacles": "glasses"},
+    "makeup": {"no": "none", "yes": "light", "make up": "light"},
     "ethnicity": {"african": "black", "asian": "east asian", "caucasian": "white",
                   "european": "white", "indian": "south asian", "hispanic": "latino",
                   "latina": "latino", "latinx": "latino", "arab": "middle eastern"},
@@ -97,13 +125,21 @@ class Attributes:
     emotion: str = "neutral"
     build: str = "average"
     height: str = "average"
+    # Face attributes: None = not asked for (see FACE_VOCABULARY).
+    hair_color: str | None = None
+    hair_length: str | None = None
+    beard: str | None = None
+    glasses: str | None = None
+    makeup: str | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value not in VOCABULARY[f.name]:
+            if value is None and f.name in FACE_VOCABULARY:
+                continue
+            if value not in ALL_VOCABULARY[f.name]:
                 raise UsageError(f"attribute {f.name}={value!r} is not known; "
-                                 f"allowed: {', '.join(VOCABULARY[f.name])}")
+                                 f"allowed: {', '.join(ALL_VOCABULARY[f.name])}")
 
     def prompt(self, clothing: str = "", context: str = "") -> str:
         """The Stable Diffusion prompt for this person, e.g. "a photo of a smiling east asian
@@ -117,6 +153,10 @@ class Attributes:
         words = [_EMOTION_WORDS[self.emotion], _HEIGHT_WORDS[self.height],
                  _BUILD_WORDS[self.build], self.ethnicity, _NOUN[self.gender], pronoun_age]
         text = "a photo of a " + " ".join(w for w in words if w)
+        face = [describe_value(k, getattr(self, k)) for k in FACE_VOCABULARY
+                if getattr(self, k) is not None]
+        if face:
+            text += ", " + ", ".join(face)
         if clothing:
             text += f", wearing {clothing}"
         if context:
@@ -124,7 +164,7 @@ class Attributes:
         return text + ", full body, natural light, realistic, detailed skin, sharp focus"
 
     def to_json(self) -> dict[str, str]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str], rng: np.random.Generator) -> "Attributes":
@@ -136,6 +176,12 @@ class Attributes:
         sampled = sample_values(rng)
         sampled.update({k: normalize_value(k, v) for k, v in values.items()})
         return cls(**sampled)
+
+
+def describe_value(key: str, value: str) -> str:
+    """A value as words: "clean-shaven" for beard=none, "red hair", "a moustache"; other
+    keys read as themselves ("happy", "30s")."""
+    return _FACE_WORDS.get(key, {}).get(value, value)
 
 
 def prompted_attributes(record: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -181,8 +227,9 @@ def sample_values(rng: np.random.Generator) -> dict[str, str]:
 def normalize_value(key: str, value: Any) -> str:
     """The vocabulary value a user meant: case, synonyms and numeric ages ("35" -> "30s")."""
     key = key.strip().lower()
-    if key not in VOCABULARY:
-        raise UsageError(f"attribute {key!r} is not known; allowed: {', '.join(VOCABULARY)}")
+    if key not in ALL_VOCABULARY:
+        raise UsageError(f"attribute {key!r} is not known; "
+                         f"allowed: {', '.join(ALL_VOCABULARY)}")
     text = re.sub(r"\s+", " ", str(value).strip().lower().replace("_", " ").replace("-", " "))
     if key == "age":
         match = re.fullmatch(r"(\d{1,3})s?", text)
@@ -193,9 +240,9 @@ def normalize_value(key: str, value: Any) -> str:
                                  f"(allowed: {', '.join(AGES)} or 18-99)")
             text = f"{min(years // 10, 7) * 10}s"
     text = SYNONYMS.get(key, {}).get(text, text)
-    if text not in VOCABULARY[key]:
+    if text not in ALL_VOCABULARY[key]:
         raise UsageError(f"attribute {key}={value!r} is not known; "
-                         f"allowed: {', '.join(VOCABULARY[key])}")
+                         f"allowed: {', '.join(ALL_VOCABULARY[key])}")
     return text
 
 

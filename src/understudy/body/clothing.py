@@ -35,7 +35,8 @@ PALETTE: dict[str, dict[str, tuple[int, int, int]]] = {
     "shoes": {"black": (28, 28, 30), "white": (224, 224, 222), "brown": (86, 58, 40),
               "grey": (110, 110, 112)},
     "hair": {"black": (26, 22, 20), "dark brown": (58, 40, 30), "brown": (98, 68, 44),
-             "blond": (188, 156, 100), "auburn": (120, 56, 36), "grey": (150, 148, 146)},
+             "blond": (188, 156, 100), "auburn": (120, 56, 36), "grey": (150, 148, 146),
+             "white": (214, 212, 206)},
 }
 # (style, probability) per garment. Sleeves decide whether forearms are covered; a skirt
 # covers the thighs to the knee.
@@ -50,6 +51,9 @@ HAIR_BY_ETHNICITY = {"black": ("black", "dark brown"), "east asian": ("black", "
                      "middle eastern": ("black", "dark brown", "brown"),
                      "latino": ("black", "dark brown", "brown"),
                      "white": ("dark brown", "brown", "blond", "auburn")}
+# A requested hair colour (attributes.FACE_VOCABULARY) as a palette entry.
+HAIR_OF_ATTRIBUTE = {"black": "black", "brown": "brown", "blond": "blond", "red": "auburn",
+                     "grey": "grey", "white": "white"}
 EYE_COLOR = (52, 40, 34)
 
 
@@ -63,6 +67,7 @@ class Outfit:
     hair_color: str
     texture: str
     long_hair: bool
+    bald: bool = False  # hair_length=bald was asked for: no hair on the head
 
     def describe(self) -> str:
         """Words for the prompt: "a navy striped jacket, khaki trousers and black shoes"."""
@@ -71,7 +76,10 @@ class Outfit:
                 f"and {self.shoes_color} shoes")
 
     def to_json(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if not self.bald:  # audit rows of unrequested hair stay as they were
+            del out["bald"]
+        return out
 
 
 def _choice(rng: np.random.Generator, options) -> str:
@@ -109,7 +117,15 @@ def sample_outfit(attributes: Attributes, rng: np.random.Generator,
     grey_p = {"50s": 0.3, "60s": 0.6, "70s": 0.85}.get(attributes.age, 0.0)
     hair = "grey" if rng.random() < grey_p else str(rng.choice(HAIR_BY_ETHNICITY[attributes.ethnicity]))
     long_hair = bool(rng.random() < (0.75 if attributes.gender == "female" else 0.1))
-    return Outfit(top, top_color, bottom, bottom_color, shoes_color, hair, texture, long_hair)
+    # Requested hair wins over the draws above (drawn all the same, so that a request does
+    # not reshuffle the rest of this person's outfit).
+    if attributes.hair_color is not None:
+        hair = HAIR_OF_ATTRIBUTE[attributes.hair_color]
+    if attributes.hair_length is not None:
+        long_hair = attributes.hair_length == "long"
+    bald = attributes.hair_length == "bald"
+    return Outfit(top, top_color, bottom, bottom_color, shoes_color, hair, texture, long_hair,
+                  bald)
 
 
 def vertex_regions(body: BodyModel, rest_vertices: np.ndarray, rest_heads: np.ndarray,
@@ -162,7 +178,8 @@ def vertex_regions(body: BodyModel, rest_vertices: np.ndarray, rest_heads: np.nd
     crown = z > head_bone[2] + 0.065
     back = (y > head_bone[1] + 0.02) & (z > (neck_z if outfit.long_hair else head_bone[2] - 0.03))
     sides = (np.abs(rest_vertices[:, 0]) > 0.055) & (z > head_bone[2] + 0.02) & (y > head_bone[1] - 0.06)
-    labels[on_head & (crown | back | sides)] = HAIR
+    if not outfit.bald:
+        labels[on_head & (crown | back | sides)] = HAIR
     labels[starts("eye")] = EYES
     return labels
 

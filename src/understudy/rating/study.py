@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from understudy.attributes import describe_value
 from understudy.errors import UsageError
 from understudy.rating.attribute_file import AttributeTable, load_attributes
 from understudy.rating.store import Annotator, StudyStore
@@ -234,8 +235,9 @@ def _build(folder: Path, name: str, originals: dict[str, Path], by_stem: dict[st
                     continue
                 target = attrs[attribute]
                 if options.attribute_question == "match":
-                    add_question(item, "attribute", f"Does the person look {target} "
-                                 f"({attribute})?", LIKERT_MATCH, attribute=attribute,
+                    add_question(item, "attribute", f"Does the person look "
+                                 f"{describe_value(attribute, target)} ({attribute})?",
+                                 LIKERT_MATCH, attribute=attribute,
                                  target=target)
                 else:
                     choices = [(v, v) for v in choice_values[attribute]] + [(CANT_TELL, CANT_TELL)]
