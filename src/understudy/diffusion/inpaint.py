@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.regions import dilate, mask_bbox
 
@@ -30,17 +31,14 @@ BACKGROUND_NEGATIVE = "person, people, human, body, face, man, woman, child, cro
 
 
 @dataclass
-class InpaintOptions:
+class InpaintOptions(DiffusionOptions):
+    """``model``: SD inpainting weights (hub id or folder) for method "sd"."""
+
     method: str = "telea"  # telea | ns | sd
     radius: int = 5  # neighbourhood of the classical methods, px
-    model: str | None = None  # SD inpainting weights (hub id or folder) for method "sd"
     steps: int = 25
     size: int = 512  # SD works on crops resized to this (a multiple of 8)
     guidance: float = 7.5
-    device: str = "auto"
-    dtype: str = "auto"
-    offload: bool = False
-    offline: bool = False
 
     def __post_init__(self) -> None:
         allowed = CLASSICAL + ("sd",)

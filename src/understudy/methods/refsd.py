@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from understudy.attributes import NEGATIVE_PROMPT, parse_attributes
+from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.regions import dilate, mask_bbox
 from understudy.methods.blur import blur_inside
@@ -41,22 +42,19 @@ STAGES = ("inpaint", "fit", "render", "refine")
 
 
 @dataclass
-class RefSDOptions:
+class RefSDOptions(DiffusionOptions):
+    """``model``: SD 1.x weights for stage 3; None = render mode. The shared diffusion fields
+    (``DiffusionOptions``) reach stage 1's SD inpainting and stage 3 alike."""
+
     attributes: str | None = "random"  # "random", "age=30s,gender=female,...", or a file
     margin: int | None = None  # dilation of each person region, px (default: 3 % of height)
     inpaint: str = "telea"  # telea | ns | sd
     inpaint_model: str | None = None  # SD inpainting weights; implies inpaint="sd"
-    model: str | None = None  # SD 1.x weights for stage 3; None = render mode
     pose_controlnet: str | None = None
     canny_controlnet: str | None = None
     strength: float = 0.45
-    steps: int = 30
     guidance: float = 7.5
     resolution: int = 512
-    device: str = "auto"
-    dtype: str = "auto"
-    offload: bool = False
-    offline: bool = False
     fit_steps: int = 60
     focal: float | None = None  # camera focal length in px when known
     anny_cache: str | None = None  # anny's model cache (default ~/.cache/understudy/anny)
@@ -81,20 +79,18 @@ class RefSDOptions:
         from understudy.diffusion.inpaint import InpaintOptions
 
         self.fit = FitOptions(steps=self.fit_steps, focal=self.focal)
-        self.inpaint_options = InpaintOptions(
-            method=self.inpaint, model=self.inpaint_model, size=self.resolution,
-            steps=self.steps, guidance=self.guidance, device=self.device, dtype=self.dtype,
-            offload=self.offload, offline=self.offline)
+        self.inpaint_options = InpaintOptions(**{
+            **self.diffusion(), "model": self.inpaint_model}, method=self.inpaint,
+            size=self.resolution, guidance=self.guidance)
         self.refine = None
         if self.model:
             from understudy.methods.refsd_refine import RefineOptions
 
             self.refine = RefineOptions(
-                model=self.model, pose_controlnet=self.pose_controlnet,
+                **self.diffusion(), pose_controlnet=self.pose_controlnet,
                 canny_controlnet=self.canny_controlnet, strength=self.strength,
-                steps=self.steps, guidance=self.guidance, resolution=self.resolution,
-                device=self.device, dtype=self.dtype, offload=self.offload,
-                offline=self.offline, batch_size=self.batch_size)
+                guidance=self.guidance, resolution=self.resolution,
+                batch_size=self.batch_size)
 
     @property
     def mode(self) -> str:
