@@ -47,4 +47,9 @@ $PIP install -q --no-warn-conflicts -c constraints.txt -e ".[$extras]"
 if $PIP show -q torchvision >/dev/null 2>&1 && ! .venv/bin/python -c "import torchvision" >/dev/null 2>&1; then
   $PIP uninstall -q -y torchvision
 fi
+# anny's model cache (~1 minute and 790 MB the first time on a machine, ~1 s after): built
+# here, so the first demo or RefSD run does not wait for it.
+echo "preparing the anny body model (first time on this machine: about a minute) ..."
+.venv/bin/python -c "from understudy.body.model import load_body_model; load_body_model()" \
+  >/dev/null 2>&1 || echo "note: the anny body model could not be prepared now; RefSD builds it on first use" >&2
 echo "understudy installed in .venv ($(.venv/bin/python -c 'import understudy; print(understudy.__version__)'))"
