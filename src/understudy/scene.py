@@ -140,6 +140,7 @@ class Scene:
         else:
             regions = [Region("person", p.box, person_region_mask(p, (h, w)), p.score, person=p,
                               uncertain=p.uncertain) for p in self.people]
+            _uncertain_outside_sure(regions)
             regions += self._stray_face_regions(regions, (h, w))
         for region in regions:
             region.mask.setflags(write=False)
@@ -184,6 +185,25 @@ class Scene:
     def _rng(self, key: tuple) -> np.random.Generator:
         digest = hashlib.sha256(repr(key).encode()).digest()
         return np.random.default_rng([self.seed, int.from_bytes(digest[:8], "little")])
+
+
+# Why a region has nothing to change: off the image, or an uncertain person wholly inside
+# sure people's regions (see _uncertain_outside_sure).
+EMPTY_REGION = "no pixels to change: outside the image or inside a replaced person's region"
+
+
+def _uncertain_outside_sure(regions: list[Region]) -> None:
+    """An uncertain person is filled solid, so their region keeps only the pixels outside
+    every sure person's region: a weak duplicate box over a replaced person (or a wide box
+    over a group) would otherwise paint black over their stand-ins. What it gives up is
+    covered anyway: a sure region is replaced whole, or filled solid if its method fails."""
+    sure = [r.mask for r in regions if not r.uncertain]
+    if not sure or not any(r.uncertain for r in regions):
+        return
+    covered = np.logical_or.reduce(sure)
+    for region in regions:
+        if region.uncertain:
+            region.mask = region.mask & ~covered
 
 
 class Outcome(str, enum.Enum):

@@ -46,7 +46,7 @@ import numpy as np
 from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.methods.measured import Measurer, TrackMemory
-from understudy.scene import Outcome, Region, RegionResult, Result, Scene
+from understudy.scene import EMPTY_REGION, Outcome, Region, RegionResult, Result, Scene
 
 MODES = ("person", "scene")
 # Where captions come from, in the order they win: a fixed prompt, attributes the user asked
@@ -442,7 +442,7 @@ class Camouflage:
             if job is None:
                 for recs in records:
                     recs.append(self._record(region, attrs, Outcome.SKIPPED,
-                                             "region lies outside the image"))
+                                             EMPTY_REGION))
                 continue
             images = next(done)
             if isinstance(images, Failed):  # the guard masks it

@@ -42,7 +42,7 @@ from understudy.diffusion.adapters import celeba
 from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.methods.measured import Measurer, region_face
-from understudy.scene import Face, Outcome, Region, RegionResult, Result, Scene
+from understudy.scene import EMPTY_REGION, Face, Outcome, Region, RegionResult, Result, Scene
 
 MODES = ("person", "scene")
 
@@ -296,7 +296,7 @@ class CamouflageLight:
             crop = Crop.around(region.mask, o.padding, o.resolution, min_pad=o.blend + 2)
             if crop is None:
                 records.append(_record(region, person, Outcome.SKIPPED,
-                                       "region lies outside the image"))
+                                       EMPTY_REGION))
                 continue
             crop = self._work_crop(crop)
             conditions = []

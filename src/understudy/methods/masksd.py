@@ -26,7 +26,7 @@ import numpy as np
 from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.regions import dilate
-from understudy.scene import Outcome, RegionResult, Result, Scene
+from understudy.scene import EMPTY_REGION, Outcome, RegionResult, Result, Scene
 
 
 @dataclass
@@ -128,7 +128,7 @@ class MaskSD:
         for region, job in zip(regions, jobs):
             if job is None:
                 records.append(RegionResult(region.kind, region.box, region.score,
-                                            Outcome.SKIPPED, "region lies outside the image",
+                                            Outcome.SKIPPED, EMPTY_REGION,
                                             region.track_id))
                 continue
             image = next(done)

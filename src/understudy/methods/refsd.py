@@ -31,7 +31,7 @@ from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
 from understudy.regions import dilate, mask_bbox
 from understudy.methods.blur import blur_inside
-from understudy.scene import Outcome, Person, RegionResult, Result, Scene
+from understudy.scene import EMPTY_REGION, Outcome, Person, RegionResult, Result, Scene
 
 MARGIN_SHARE = 0.03
 MIN_MARGIN = 6
@@ -190,7 +190,7 @@ class RefSD:
             person = region.person
             if not region.mask.any():
                 records[i] = RegionResult(region.kind, region.box, region.score, Outcome.SKIPPED,
-                                          "region lies outside the image", region.track_id)
+                                          EMPTY_REGION, region.track_id)
                 continue
             if region.uncertain:
                 records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,

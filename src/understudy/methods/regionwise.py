@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from understudy.regions import mask_bbox
-from understudy.scene import Outcome, Region, RegionResult, Result, Scene
+from understudy.scene import EMPTY_REGION, Outcome, Region, RegionResult, Result, Scene
 
 # (crop (h, w, 3) uint8, mask crop (h, w) bool, region) -> transformed crop (h, w, 3) uint8
 CropTransform = Callable[[np.ndarray, np.ndarray, Region], np.ndarray]
@@ -24,7 +24,7 @@ def anonymize_regions(scene: Scene, transform: CropTransform, pad: int = 0) -> R
         bounds = mask_bbox(region.mask)
         if bounds is None:
             records.append(RegionResult(region.kind, region.box, region.score, Outcome.SKIPPED,
-                                        "region lies outside the image", region.track_id))
+                                        EMPTY_REGION, region.track_id))
             continue
         x0, y0, x1, y1 = bounds
         cx0, cy0, cx1, cy1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
