@@ -8,8 +8,10 @@ registry package (PyPI or Debian) or is given by the user.
 from __future__ import annotations
 
 import ctypes.util
+import hashlib
 import importlib.util
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -98,3 +100,20 @@ ASSETS: tuple[Asset, ...] = (
     Asset("astronaut photo", "demo and tests", "PyPI scikit-image", "public domain (NASA)",
           package_file("skimage", "data", "astronaut.png")),
 )
+
+
+@lru_cache(maxsize=None)
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a model file, for the records that name every model a result used
+    (cached: the same weights are named in every report row)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def package_version(dist: str) -> str:
+    """An installed distribution's version, or "unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"

