@@ -71,10 +71,25 @@ def comparable(rows: list[dict]) -> list[str]:
 
 
 def same_tree(a: Path, b: Path) -> list[str]:
-    """Relative paths whose bytes differ between two output folders (audits excepted)."""
+    """Relative paths whose bytes differ between two output folders (audits excepted), each
+    with why: missing on one side, or how many pixels differ and by how much at most."""
     names = {p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file()}
     names |= {p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file()}
     names.discard("audit.jsonl")
-    return sorted(n for n in names
+    return sorted(f"{n}: {_difference(a / n, b / n)}" for n in names
                   if not ((a / n).is_file() and (b / n).is_file()
                           and (a / n).read_bytes() == (b / n).read_bytes()))
+
+
+def _difference(a: Path, b: Path) -> str:
+    if not (a.is_file() and b.is_file()):
+        return f"only in {a.parent if a.is_file() else b.parent}"
+    try:
+        with Image.open(a) as x, Image.open(b) as y:
+            pa, pb = np.asarray(x.convert("RGB"), np.int16), np.asarray(y.convert("RGB"), np.int16)
+    except OSError as exc:
+        return f"bytes differ, not both images ({exc})"
+    if pa.shape != pb.shape:
+        return f"sizes differ {pa.shape} vs {pb.shape}"
+    moved = np.abs(pa - pb).max(axis=-1)
+    return f"{int((moved > 0).sum())} pixels differ, by up to {int(moved.max())} levels"

@@ -93,8 +93,9 @@ def test_ray_gives_the_local_runners_bytes_audit_and_resume(tmp_path, ray_instan
         expected = run_local(options(src, local / method, method))
         got = run_ray(options(src, distributed / method, method),
                       ray_options=RayOptions(actors=2, batch_size=3))
-        assert same_tree(local / method, distributed / method) == []
+        # The audits first: a region found by one runner and not the other shows there.
         assert comparable(audit_rows(local / method)) == comparable(audit_rows(distributed / method))
+        assert same_tree(local / method, distributed / method) == []
         assert (got.ok, got.failed, got.outcomes) == (expected.ok, expected.failed, expected.outcomes)
         assert got.ok == len(expected_outputs(src)) and got.failed == 1
         assert expected.outcomes[("face", "replaced")] >= 1  # the astronaut's face, at least
