@@ -82,6 +82,10 @@ class Person:
     # COCO-17 keypoints (x, y, score) from a multi-person model (MoveNet), kept beside
     # MediaPipe's 33 landmarks: the pose fallback when MediaPipe finds none for this person.
     keypoints_coco17: np.ndarray | None = None
+    # Video: the best detector score along this person's track (a weak frame of a sure track
+    # is the same sure person), and whether the pose was borrowed from neighbouring frames.
+    track_score: float | None = None
+    pose_from_track: bool = False
 
 
 @dataclass

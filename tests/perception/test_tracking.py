@@ -46,8 +46,74 @@ def test_longer_gaps_are_not_bridged_but_ends_are_held():
     # Held two frames after the last and before the next detection, not in the middle.
     assert counts == [1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1]
     held = scenes[3].people[0]
-    assert held.interpolated and held.uncertain  # no evidence: the guard masks it
+    # No evidence on this frame, but the track is sure (0.9): the same person, not uncertain.
+    assert held.interpolated and not held.uncertain and held.track_score == pytest.approx(0.9)
     assert scenes[3].people[0].track_id != scenes[9].people[0].track_id
+
+
+def weak_scene(t, score):
+    scene = moving_scene(t)
+    scene.people[0].score = score
+    return scene
+
+
+def test_a_weak_track_is_held_uncertain():
+    scenes = list(Tracker(TrackingOptions(max_gap=3, hold=2)).run(
+        weak_scene(t, 0.3) if t < 4 else moving_scene(t, False) for t in range(8)))
+    held = scenes[4].people[0]
+    assert held.interpolated and held.uncertain  # nothing sure about it: the guard masks it
+
+
+def test_weak_frames_of_a_sure_track_are_sure():
+    """issue 20: a walker scored 0.6 on most frames and 0.3 on some must not blink between a
+    stand-in and a black silhouette: the perceiver's threshold reads the track's best score,
+    including a sure detection up to ``confirm_window`` frames later."""
+    from understudy.perception.perceiver import Perceiver, PerceptionOptions
+
+    scores = [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.8, 0.3, 0.3, 0.3, 0.3]
+    perceiver = Perceiver(PerceptionOptions(target="people"), faces=lambda image: [],
+                          people=object())
+    perceiver.detect = lambda frame: weak_scene(frame.index, scores[frame.index])
+    frames = [Frame(np.zeros((100, 200, 3), np.uint8), "v.mp4", t) for t in range(12)]
+    scenes = list(perceiver.perceive_stream(frames))
+    assert [len(s.people) for s in scenes] == [1] * 12
+    assert not any(s.people[0].uncertain for s in scenes)
+    assert all(s.people[0].track_score == pytest.approx(0.8) for s in scenes)
+
+    # The same weak walker with no sure frame stays uncertain on every frame: masked, steadily.
+    perceiver.detect = lambda frame: weak_scene(frame.index, 0.3)
+    assert all(s.people[0].uncertain for s in perceiver.perceive_stream(frames))
+    # One image (no track) is judged on its own score.
+    perceiver.detect = lambda frame: weak_scene(0, 0.3)
+    assert perceiver.perceive(frames[0]).people[0].uncertain
+
+
+def posed_scene(t, posed):
+    scene = moving_scene(t)
+    person = scene.people[0]
+    if posed:
+        x = float(person.box[0])
+        k2 = np.zeros((33, 3), np.float32)
+        k2[:, 0], k2[:, 1], k2[:, 2] = x + np.linspace(0, 20, 33), np.linspace(20, 80, 33), 0.9
+        person.keypoints2d = k2
+        person.keypoints3d = np.full((33, 4), 0.1 * t, np.float32)
+    return scene
+
+
+def test_a_frame_without_landmarks_borrows_the_tracks_pose():
+    """issue 20: where the landmark model misses a tracked person for a frame, the pose of the
+    neighbouring frames is interpolated and moved with the box, instead of masking them."""
+    scenes = list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(
+        posed_scene(t, t != 5) for t in range(10)))
+    person = scenes[5].people[0]
+    assert person.pose_from_track and not scenes[4].people[0].pose_from_track
+    x = 10 + 5 * 5  # the box on frame 5: the borrowed 2D landmarks lie in it
+    np.testing.assert_allclose(person.keypoints2d[:, 0], x + np.linspace(0, 20, 33), atol=1e-3)
+    np.testing.assert_allclose(person.keypoints3d, 0.5, atol=1e-6)  # between 0.4 and 0.6
+    # Beyond max_gap there is nothing to borrow: the person keeps no pose (the method decides).
+    far = list(Tracker(TrackingOptions(max_gap=1, hold=0)).run(
+        posed_scene(t, t < 2) for t in range(8)))
+    assert far[7].people[0].keypoints2d is None and not far[7].people[0].pose_from_track
 
 
 def mp_faces(detector, image):

@@ -384,6 +384,8 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
     mediapipe = dict(base, keypoints2d=None, keypoints3d=None, source="mediapipe")
     if person is not None and person.keypoint_format == "mediapipe33":
         mediapipe.update(keypoints2d=person.keypoints2d, keypoints3d=person.keypoints3d)
+    if person is not None and (person.pose_from_track or person.interpolated):
+        mediapipe["source"] = "track"  # video: from the neighbouring frames of the track
     problem = check_landmarks(mediapipe, size)
     if not problem:
         return mediapipe

@@ -135,7 +135,8 @@ class Perceiver:
     def perceive_stream(self, frames: Iterable[Frame]) -> Iterator[Scene]:
         from understudy.perception.tracking import Tracker, TrackingOptions
 
-        tracker = Tracker(TrackingOptions(max_gap=self.options.max_gap))
+        tracker = Tracker(TrackingOptions(max_gap=self.options.max_gap,
+                                          sure_score=self.options.uncertain_threshold))
         for scene in tracker.run(self.detect(frame) for frame in frames):
             yield self.select(scene)
 
@@ -153,7 +154,9 @@ class Perceiver:
                 skipped.append(RegionResult("person", p.box, p.score, Outcome.SKIPPED, reason,
                                             p.track_id))
                 continue
-            p.uncertain = p.uncertain or p.score < o.uncertain_threshold
+            # In video, the track's best frame speaks for its weak ones (perception/tracking.py).
+            best = max(p.score, p.track_score if p.track_score is not None else p.score)
+            p.uncertain = p.uncertain or best < o.uncertain_threshold
             people.append(p)
         kept_people_faces = {id(f) for p in people for f in p.faces}
         # A skipped person's face goes with them: in people mode it must not come back as a

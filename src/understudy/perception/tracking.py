@@ -9,11 +9,22 @@ frames unblurred is the most-reported failure of today's face-blurring tools. So
   with a linearly interpolated box (masks are the nearer observation's mask moved and scaled
   with the box; keypoints interpolated), marked ``interpolated=True``;
 * a track is also held for ``hold`` frames before its first and after its last detection
-  (last box, ``uncertain`` so the guard masks it): a face the detector only picks up late, or
-  loses early, is still covered. Over-covering a few frames is the fail-closed side.
+  (last box): a face the detector only picks up late, or loses early, is still covered.
+  Over-covering a few frames is the fail-closed side. A held person is ``uncertain`` (masked)
+  unless their track is sure (below);
+* a track is one person through the clip, so the evidence of its best frames holds on its
+  weak ones: every person gets ``track_score``, the best detector score along the track, and
+  the perceiver's uncertain threshold reads it. A walker the detector scores 0.6 on most
+  frames and 0.3 on a few stays one sure person instead of blinking between a stand-in and a
+  black silhouette (issue 20: 78 of 81 masked person-frames on a street clip were such
+  weak frames of sure tracks);
+* a person seen without a pose (the landmark models found none on this frame: small,
+  blurred, turned away) borrows the pose of the nearest frames of their track that have one,
+  interpolated and moved with the box, marked ``pose_from_track``, so a stand-in method can
+  keep their stand-in instead of masking them for a frame.
 
-The stream holds ``max_gap`` frames back (``max(max_gap, hold)`` in general) to know whether a
-track comes back.
+The stream holds ``max(max_gap, hold, confirm_window)`` frames back to know whether a track
+comes back and whether it is sure.
 """
 
 from __future__ import annotations
@@ -34,11 +45,17 @@ class TrackingOptions:
     hold: int = 2  # frames a track is extended before its first and after its last detection
     min_iou: float = 0.2  # association by overlap
     max_centre_shift: float = 0.75  # else by centre distance, in box diagonals per frame
+    # A track with a detection scoring at least this is a sure person on all its frames (the
+    # perceiver passes its uncertain threshold).
+    sure_score: float = 0.5
+    # Frames looked ahead for a track's sure detection: a walker who enters weak and is scored
+    # sure a few frames later is sure from the first frame (vtest: up to 8 frames late).
+    confirm_window: int = 10
 
     def __post_init__(self) -> None:
-        if self.max_gap < 0 or self.hold < 0:
-            raise UsageError(f"max_gap and hold must be >= 0 frames, got {self.max_gap}, "
-                             f"{self.hold}")
+        if self.max_gap < 0 or self.hold < 0 or self.confirm_window < 0:
+            raise UsageError(f"max_gap, hold and confirm_window must be >= 0 frames, got "
+                             f"{self.max_gap}, {self.hold}, {self.confirm_window}")
         if not 0 < self.min_iou <= 1:
             raise UsageError(f"min_iou must be in (0, 1], got {self.min_iou}")
 
@@ -62,7 +79,8 @@ class Tracker:
         self._next_id = 0
 
     def run(self, scenes: Iterable[Scene]) -> Iterator[Scene]:
-        delay = max(self.options.max_gap, self.options.hold)
+        o = self.options
+        delay = max(o.max_gap, o.hold, o.confirm_window)
         tracks: dict[str, list[_Track]] = {"person": [], "face": []}
         buffer: deque[tuple[int, Scene]] = deque()
         n = -1
@@ -131,10 +149,78 @@ class Tracker:
                     w = (t - a) / (b - a)
                     items.append(_interpolate(tr.seen[a], tr.seen[b], w, size))
                 elif a is not None and b is None and t - a <= self.options.hold:
-                    items.append(_held(tr.seen[a]))
+                    items.append(_held(tr.seen[a], self._sure(tr, kind)))
                 elif b is not None and a is None and b - t <= self.options.hold:
-                    items.append(_held(tr.seen[b]))
+                    items.append(_held(tr.seen[b], self._sure(tr, kind)))
+        by_id = {tr.id: tr for tr in tracks["person"]}
+        for person in scene.people:
+            track = by_id.get(person.track_id)
+            if track is None:
+                continue
+            person.track_score = _best_score(track)
+            if person.keypoints2d is None:
+                _borrow_pose(person, t, track, self.options.max_gap)
         return scene
+
+    def _sure(self, track: _Track, kind: str) -> bool:
+        if kind == "face":
+            return True  # a held face is blurred like any other: nothing to be sure of
+        best = _best_score(track)
+        return best is not None and best >= self.options.sure_score
+
+
+def _best_score(track: _Track) -> float | None:
+    """The best detector score along a person's track; detections that perception itself
+    marked uncertain (a crowd region, a residual without pose) are no evidence."""
+    scores = [o.score for o in track.seen.values() if not o.uncertain and not o.interpolated]
+    return max(scores) if scores else None
+
+
+def _borrow_pose(person: Person, t: int, track: _Track, max_gap: int) -> None:
+    """Give ``person`` (seen on frame ``t`` without landmarks) the pose of the nearest frames
+    of their track that have one, within ``max_gap`` frames: both sides interpolated, one side
+    held; landmarks are moved with the box (2D) or kept (3D, metres about the hips)."""
+    def posed(frames):
+        return [f for f in frames if abs(f - t) <= max_gap + 1
+                and track.seen[f].keypoints2d is not None and not track.seen[f].pose_from_track
+                and track.seen[f].keypoint_format == person.keypoint_format]
+
+    before = posed(f for f in track.seen if f < t)
+    after = posed(f for f in track.seen if f > t)
+    if not before and not after:
+        return
+    sources = []
+    if before:
+        sources.append((max(before), track.seen[max(before)]))
+    if after:
+        sources.append((min(after), track.seen[min(after)]))
+    if len(sources) == 2:
+        (fa, a), (fb, b) = sources
+        weights = [(fb - t) / (fb - fa), (t - fa) / (fb - fa)]
+    else:
+        weights = [1.0]
+    k2 = sum(w * _in_box(o.keypoints2d, o.box, person.box) for w, (_, o) in zip(weights, sources))
+    person.keypoints2d = np.asarray(k2, np.float32)
+    if all(o.keypoints3d is not None for _, o in sources):
+        person.keypoints3d = np.asarray(sum(w * o.keypoints3d for w, (_, o)
+                                            in zip(weights, sources)), np.float32)
+    if person.keypoints_coco17 is None and all(o.keypoints_coco17 is not None
+                                               for _, o in sources):
+        person.keypoints_coco17 = np.asarray(sum(
+            w * _in_box(o.keypoints_coco17, o.box, person.box)
+            for w, (_, o) in zip(weights, sources)), np.float32)
+    person.pose_from_track = True
+
+
+def _in_box(points: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Image keypoints ``(N, >=2)`` moved and scaled from box ``src`` to box ``dst``; the
+    remaining columns (visibility, score) are kept."""
+    out = np.array(points, np.float32, copy=True)
+    sx = (dst[2] - dst[0]) / max(float(src[2] - src[0]), 1e-6)
+    sy = (dst[3] - dst[1]) / max(float(src[3] - src[1]), 1e-6)
+    out[:, 0] = dst[0] + (out[:, 0] - src[0]) * sx
+    out[:, 1] = dst[1] + (out[:, 1] - src[1]) * sy
+    return out
 
 
 def _interpolate(a, b, w: float, size: tuple[int, int]):
@@ -163,11 +249,12 @@ def _interpolate(a, b, w: float, size: tuple[int, int]):
                   keypoints_coco17=kc)
 
 
-def _held(item):
-    """The observation repeated on a frame without evidence: covered, and masked (uncertain)."""
+def _held(item, sure: bool):
+    """The observation repeated on a frame without evidence: covered, and masked (uncertain)
+    unless its track is ``sure`` (then a stand-in method keeps the stand-in there)."""
     if isinstance(item, Face):
         return replace(item, interpolated=True)
-    return replace(item, faces=[], interpolated=True, uncertain=True)
+    return replace(item, faces=[], interpolated=True, uncertain=item.uncertain or not sure)
 
 
 def _move_mask(mask: np.ndarray, src: np.ndarray, dst: np.ndarray,

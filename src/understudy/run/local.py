@@ -176,28 +176,22 @@ def _process_video(anonymizer, item, destination, options, todo) -> list[dict[st
 
     rows = []
     for variant, name, method, base in todo:
-        counts: Counter = Counter()
-        tracks: dict[str, dict[str, Any]] = {}
-        notes: dict[str, None] = {}
+        tally = VideoTally()
         scope: dict[str, str] = {}
-        frames = 0
 
         def process(images: Iterator, method=method) -> Iterator:
-            nonlocal frames
             scene_frames = (Frame(img, str(item.relative), i) for i, img in enumerate(images))
             for scene, result in anonymizer.stream(scene_frames, method):
-                frames += 1
-                _tally(result, scene.frame.index, counts, tracks, notes)
+                tally.add(result, scene.frame.index)
                 scope.update(_scope(result))
                 yield result.image
 
         target = _target(destination, item, variant, options)
         info = transcode(item.path, target, process, keep_audio=options.keep_audio)
-        rows.append({**base, "output": name, "status": "ok", "frames": frames,
+        rows.append({**base, "output": name, "status": "ok", "frames": tally.frames,
                      "size": [info.width, info.height], "fps": round(float(info.fps), 3),
                      "audio": bool(info.has_audio and options.keep_audio),
-                     "counts": {f"{k}:{o}": n for (k, o), n in sorted(counts.items())},
-                     "tracks": list(tracks.values()), "notes": list(notes), **scope})
+                     **tally.fields(), **scope})
     return rows
 
 
@@ -207,22 +201,54 @@ def _scope(result: Result) -> dict[str, str]:
     return {} if result.scope == "regions" else {"scope": result.scope}
 
 
-def _tally(result: Result, index: int, counts: Counter, tracks: dict, notes: dict) -> None:
-    """Aggregate a video's per-frame region records: counts, and one entry per track."""
-    for region in result.regions:
-        counts[(region.kind, region.outcome.value)] += 1
-        if region.track_id is None:
-            continue
-        key = f"{region.kind}:{region.track_id}"
-        track = tracks.setdefault(key, {"kind": region.kind, "track_id": int(region.track_id),
-                                        "first_frame": index, "frames": 0, "outcomes": {}})
-        track["last_frame"] = index
-        track["frames"] += 1
-        track["outcomes"][region.outcome.value] = track["outcomes"].get(region.outcome.value, 0) + 1
-        if region.attributes and "attributes" not in track:
-            track["attributes"] = region.attributes
-    for note in result.notes:
-        notes[note] = None
+class VideoTally:
+    """A video's per-frame region records summed up for its audit row: counts by kind and
+    outcome, and one entry per track with its outcomes, the frames inside its span where it
+    had no region (``missed``) and its ``alternations``: switches between a stand-in and a
+    masked figure on consecutive frames, the flicker a viewer sees (issue 20)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.counts: Counter = Counter()
+        self.tracks: dict[str, dict[str, Any]] = {}
+        self.notes: dict[str, None] = {}
+        self._last: dict[str, tuple[int, str]] = {}  # track key -> (frame, outcome)
+
+    def add(self, result: Result, index: int) -> None:
+        self.frames += 1
+        for region in result.regions:
+            outcome = region.outcome.value
+            self.counts[(region.kind, outcome)] += 1
+            if region.track_id is None:
+                continue
+            key = f"{region.kind}:{region.track_id}"
+            track = self.tracks.setdefault(key, {
+                "kind": region.kind, "track_id": int(region.track_id), "first_frame": index,
+                "frames": 0, "outcomes": {}, "missed": 0, "alternations": 0})
+            last = self._last.get(key)
+            if last is not None:
+                track["missed"] += index - last[0] - 1
+                if index == last[0] + 1 and _shown(last[1]) != _shown(outcome):
+                    track["alternations"] += 1
+            self._last[key] = (index, outcome)
+            track["last_frame"] = index
+            track["frames"] += 1
+            track["outcomes"][outcome] = track["outcomes"].get(outcome, 0) + 1
+            if region.attributes and "attributes" not in track:
+                track["attributes"] = region.attributes
+        for note in result.notes:
+            self.notes[note] = None
+
+    def fields(self) -> dict[str, Any]:
+        return {"counts": {f"{k}:{o}": n for (k, o), n in sorted(self.counts.items())},
+                "tracks": list(self.tracks.values()),
+                "alternations": sum(t["alternations"] for t in self.tracks.values()),
+                "notes": list(self.notes)}
+
+
+def _shown(outcome: str) -> str:
+    """What a viewer sees of a region: a stand-in (or blur), a masked figure, or the original."""
+    return {"replaced": "stand-in", "masked": "mask"}.get(outcome, outcome)
 
 
 # --- the output folder and its audit, shared with the Ray runner -----------------------------
