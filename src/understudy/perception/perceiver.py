@@ -238,9 +238,11 @@ def default_face_detector(max_side: int = 0) -> FaceDetector:
     from understudy.perception.yunet import FusedFaces, YuNetFaces, YuNetOptions
 
     centerface_side = min(max_side, CENTERFACE_SIDE) if max_side else CENTERFACE_SIDE
-    return FusedFaces([CenterFaceDetector(FaceDetectorOptions(
-                           max_side=centerface_side, precision="int8", threshold=INT8_THRESHOLD)),
-                       YuNetFaces(YuNetOptions(max_side=max_side))])
+    # YuNet (OpenCV) in the caller's thread, CenterFace (onnxruntime) beside it.
+    return FusedFaces([YuNetFaces(YuNetOptions(max_side=max_side)),
+                       CenterFaceDetector(FaceDetectorOptions(
+                           max_side=centerface_side, precision="int8", threshold=INT8_THRESHOLD))],
+                      parallel=True)
 
 
 def default_people_stage(detector: PeopleDetector | None = None,

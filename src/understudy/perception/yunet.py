@@ -107,21 +107,36 @@ class FusedFaces:
     Where two detectors find the same face (IoU >= ``nms_iou``) the box and landmarks of the
     higher score are kept: on a 16 px face CenterFace's box was twice the face (score 0.46),
     YuNet's tight (0.82).
+
+    With ``parallel`` the detectors after the first run in worker threads (one each, owned
+    by this object) while the first runs in the caller's: onnxruntime and OpenCV release the
+    GIL, and on 2 cores two models side by side beat each one's own threads taking turns
+    (the face search 5-14 % faster, benchmarks/RESULTS.md). Each detector still sees one
+    image at a time, and the union keeps the detectors' order, so results do not change.
     """
 
     def __init__(self, detectors: Sequence[Callable[[np.ndarray], list[Face]]],
-                 nms_iou: float = 0.3):
+                 nms_iou: float = 0.3, parallel: bool = False):
         if not detectors:
             raise UsageError("FusedFaces needs at least one detector")
         self.detectors = list(detectors)
         self.nms_iou = nms_iou
         self.model_path = "+".join(str(getattr(d, "model_path", type(d).__name__))
                                    for d in self.detectors) + f"@nms{nms_iou}"
+        self._pool = None
+        if parallel and len(self.detectors) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(len(self.detectors) - 1,
+                                            thread_name_prefix="understudy-faces")
 
     def __call__(self, image: np.ndarray) -> list[Face]:
-        faces: list[Face] = []
-        for detector in self.detectors:
-            faces += detector(image)
+        if self._pool is not None:
+            pending = [self._pool.submit(d, image) for d in self.detectors[1:]]
+            found = [self.detectors[0](image)] + [p.result() for p in pending]
+        else:
+            found = [detector(image) for detector in self.detectors]
+        faces: list[Face] = [face for part in found for face in part]
         if not faces:
             return []
         boxes = np.array([f.box for f in faces], np.float32)
