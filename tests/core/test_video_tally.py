@@ -31,3 +31,11 @@ def test_alternations_and_missed_frames_per_track():
     assert tracks[2]["alternations"] == 0 and tracks[2]["missed"] == 0
     assert fields["alternations"] == 2 and tally.frames == 6
     assert fields["counts"] == {"person:masked": 7, "person:replaced": 4}
+
+
+def test_mask_out_does_not_flicker_between_its_fill_and_the_fail_closed_fill():
+    r, m = Outcome.REPLACED, Outcome.MASKED
+    tally = VideoTally(fill_replaces=True)
+    for index, outcome in enumerate([r, m, r, m]):
+        tally.add(result((1, outcome)), index)
+    assert tally.fields()["alternations"] == 0

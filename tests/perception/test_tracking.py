@@ -97,6 +97,7 @@ def posed_scene(t, posed):
         k2[:, 0], k2[:, 1], k2[:, 2] = x + np.linspace(0, 20, 33), np.linspace(20, 80, 33), 0.9
         person.keypoints2d = k2
         person.keypoints3d = np.full((33, 4), 0.1 * t, np.float32)
+        person.keypoints3d[:, 3] = 0.9  # visibility
     return scene
 
 
@@ -109,9 +110,15 @@ def test_a_frame_without_landmarks_borrows_the_tracks_pose():
     assert person.pose_from_track and not scenes[4].people[0].pose_from_track
     x = 10 + 5 * 5  # the box on frame 5: the borrowed 2D landmarks lie in it
     np.testing.assert_allclose(person.keypoints2d[:, 0], x + np.linspace(0, 20, 33), atol=1e-3)
-    np.testing.assert_allclose(person.keypoints3d, 0.5, atol=1e-6)  # between 0.4 and 0.6
-    # Beyond max_gap there is nothing to borrow: the person keeps no pose (the method decides).
-    far = list(Tracker(TrackingOptions(max_gap=1, hold=0)).run(
+    np.testing.assert_allclose(person.keypoints3d[:, :3], 0.5, atol=1e-6)  # between 0.4 and 0.6
+    # Landmarks that cannot orient a body (shoulders and hips unseen) are replaced the same way.
+    scenes = [posed_scene(t, True) for t in range(10)]
+    scenes[5].people[0].keypoints2d[[11, 12, 23, 24], 2] = 0.05
+    person = list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(scenes))[5].people[0]
+    assert person.pose_from_track and person.keypoints2d[11, 2] == pytest.approx(0.9)
+    # Beyond the window held back there is nothing to borrow: the person keeps no pose (the
+    # method decides).
+    far = list(Tracker(TrackingOptions(max_gap=1, hold=0, confirm_window=3)).run(
         posed_scene(t, t < 2) for t in range(8)))
     assert far[7].people[0].keypoints2d is None and not far[7].people[0].pose_from_track
 

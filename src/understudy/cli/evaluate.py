@@ -87,6 +87,11 @@ def summary(report: dict) -> str:
                 parts.append(f"body {kind} R@1 {b['R@1']:.1f}")
         if m.get("posture", {}).get("oks") is not None:
             parts.append(f"OKS {m['posture']['oks']:.1f}")
+        v = m.get("video")
+        if v:
+            replaced = "" if v["replaced_share"] is None else f"{v['replaced_share']:.0f}% replaced "
+            parts.append(f"video: {replaced}{v['alternations']} alternations, moving people "
+                         f"left visible {v['left_visible']}/{v['moving_blobs']}")
         if m.get("quality", {}).get("changed_outside") is not None:
             parts.append(f"changed outside {m['quality']['changed_outside']:.2f}%")
         lines.append(f"{name:>14}: " + (" · ".join(parts) or "no faces or people found"))

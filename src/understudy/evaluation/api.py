@@ -85,6 +85,32 @@ def _add_reference(dataset: Dataset) -> None:
     dataset.sets.insert(0, AnonymizedSet(name, dataset.original, {}))
 
 
+def _check_videos(dataset: Dataset, report: dict[str, Any], failures: list[str]) -> None:
+    """Each set's videos against the originals (``evaluation/video.py``): steadiness from the
+    audit, and moving people left visible by an independent motion check."""
+    from understudy.evaluation.video import check_video, read_audit_rows, summarize
+
+    videos = dataset.videos()
+    report["videos"] = []
+    for anon in dataset.sets:
+        if not videos or anon.root.resolve() == dataset.original.resolve():
+            continue
+        rows = read_audit_rows(anon.root)
+        checks = []
+        for rel in videos:
+            if not anon.path(rel).is_file():
+                continue
+            try:
+                check = check_video(dataset.original / rel, anon.path(rel), rows.get(rel), rel)
+            except InputError as exc:
+                failures.append(str(exc))
+                continue
+            checks.append(check)
+            report["videos"].append({"method": anon.name, **check.to_json()})
+        if checks:
+            report["methods"].setdefault(anon.name, {})["video"] = summarize(checks)
+
+
 def identity_of(relative: str, pattern: str | None) -> str | None:
     if pattern is None:
         return relative
@@ -133,6 +159,7 @@ def _run(dataset: Dataset, opts: EvaluationOptions, models: Models, cache: Analy
                 collector.add(anon, rel, identity, orig, res)
                 advance(1)
     report = collector.finish()
+    _check_videos(dataset, report, failures)
     report["failures"] = failures
     report["models"] = models.describe()
     report["notes"] = list(dict.fromkeys(models.notes + collector.notes + opts.extra_notes))

@@ -34,7 +34,12 @@ class Dataset:
     original: Path
     relatives: list[str]  # image paths relative to ``original``, sorted
     sets: list[AnonymizedSet]
-    skipped: list[str] = field(default_factory=list)  # non-image files (videos, ...) not evaluated
+    skipped: list[str] = field(default_factory=list)  # non-image files: videos go to video.py
+
+    def videos(self) -> list[str]:
+        from understudy.evaluation.video import VIDEO_SUFFIXES
+
+        return [r for r in self.skipped if Path(r).suffix.lower() in VIDEO_SUFFIXES]
 
     def missing(self, anon: AnonymizedSet) -> list[str]:
         return [r for r in self.relatives if not anon.path(r).is_file()]
@@ -57,10 +62,13 @@ def open_dataset(original: str | Path, anonymized: dict[str, str | Path]) -> Dat
         raise UsageError(f"--original {str(original)!r} is not a folder")
     if not anonymized:
         raise UsageError("give at least one anonymized set: --anonymized NAME=DIR")
+    from understudy.evaluation.video import VIDEO_SUFFIXES
+
     relatives, others = list_images(root)
-    if not relatives:
+    if not relatives and not any(Path(o).suffix.lower() in VIDEO_SUFFIXES for o in others):
         raise UsageError(f"--original {str(original)!r} holds no images "
-                         f"({', '.join(IMAGE_SUFFIXES)})")
+                         f"({', '.join(IMAGE_SUFFIXES)}) and no videos "
+                         f"({', '.join(VIDEO_SUFFIXES)})")
     sets = []
     for name, folder in anonymized.items():
         if not name or not all(c.isalnum() or c in "-_.+:" for c in name):
@@ -72,7 +80,7 @@ def open_dataset(original: str | Path, anonymized: dict[str, str | Path]) -> Dat
         sets.append(anon)
     dataset = Dataset(root, relatives, sets, others)
     for anon in sets:
-        if len(dataset.missing(anon)) == len(relatives):
+        if relatives and len(dataset.missing(anon)) == len(relatives):
             raise UsageError(f"--anonymized {anon.name}={str(anon.root)!r} has none of the "
                              f"original's relative paths (e.g. {relatives[0]!r})")
     return dataset

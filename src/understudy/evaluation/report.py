@@ -282,6 +282,12 @@ def render_html(report: dict[str, Any]) -> str:
             ("background regenerated % (scene mode, intended)", "changed_scene", 2),
             ("PSNR outside (dB)", "psnr_outside", 1),
             ("changed inside people %", "changed_inside", 1), ("FID", "fid", 2), ("KID", "kid", 4)]),
+        ("Video: steady stand-ins, moving people covered", "video", None, [
+            ("videos", "videos", 0), ("frames", "frames", 0),
+            ("person-frames", "person_frames", 0), ("replaced %", "replaced_share", 1),
+            ("masked", "masked", 0), ("alternations", "alternations", 0),
+            ("moving blobs", "moving_blobs", 0), ("left visible", "left_visible", 0),
+            ("left visible %", "left_visible_share", 1), ("static camera", "static_camera", 0)]),
         ("Time", "time", None, [("images", "images", 0), ("mean s/image", "seconds_mean", 3),
                                 ("median", "seconds_median", 3), ("p95", "seconds_p95", 3),
                                 ("failed", "failed", 0)]),

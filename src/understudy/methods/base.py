@@ -24,7 +24,8 @@ class Method(Protocol):
 
     A method that cannot process a region reports ``Outcome.FAILED`` for it (or raises):
     the fail-closed guard then fills the region solid. Pixels outside the regions must be
-    left as they are, apart from a blending margin the method documents.
+    left as they are, apart from a margin the method documents; around a person, at least
+    ``understudy.regions.person_margin`` (the soft edge a mask misses: hair, fingers, shoes).
     """
 
     name: str

@@ -2,7 +2,7 @@
 rendered, dressed 3D avatar in the same posture, then refine it with Stable Diffusion.
 
 1. Removal: each person's region is dilated by a margin (``margin`` px, or by default
-   ``MARGIN_SHARE`` of the person's height, at least ``MIN_MARGIN`` px) and the union of
+   ``regions.person_margin``: 3 % of the person's height, at least 6 px) and the union of
    those holes is inpainted (``understudy.diffusion.inpaint``: OpenCV Telea, or SD inpainting weights).
 2. Avatar: an anny body with the person's stand-in phenotype (``understudy.attributes`` ->
    ``understudy.body.phenotype``) and a sampled outfit (``understudy.body.clothing``) is
@@ -29,12 +29,10 @@ import numpy as np
 from understudy.attributes import NEGATIVE_PROMPT, parse_attributes
 from understudy.diffusion.options import DiffusionOptions
 from understudy.errors import UsageError
-from understudy.regions import dilate, mask_bbox
+from understudy.regions import dilate, mask_bbox, person_margin
 from understudy.methods.blur import blur_inside
 from understudy.scene import EMPTY_REGION, Outcome, Person, RegionResult, Result, Scene
 
-MARGIN_SHARE = 0.03
-MIN_MARGIN = 6
 READ_MARGIN = 2  # the inpainting reads from beyond this many margins of each person
 RENDER_NOTE = ("refsd: render mode (no diffusion weights given with --model): avatars are "
                "rendered and composited without Stable Diffusion refinement")
@@ -146,9 +144,7 @@ class RefSD:
     def margin_for(self, mask: np.ndarray) -> int:
         if self.options.margin is not None:
             return int(self.options.margin)
-        bounds = mask_bbox(mask)
-        height = 0 if bounds is None else bounds[3] - bounds[1]
-        return max(MIN_MARGIN, int(round(MARGIN_SHARE * height)))
+        return person_margin(mask)
 
     def anonymize(self, scene: Scene, rng: np.random.Generator) -> Result:
         if scene.target != "people":

@@ -1,5 +1,6 @@
 """Shared loop of the pixel baselines: transform each region's crop, paste it back inside
-the region's mask only, so pixels outside every region stay bit-identical."""
+the region's mask only (a person's grown by ``regions.person_margin``, as every whole-person
+method does), so pixels outside every region stay bit-identical."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from understudy.regions import mask_bbox
+from understudy.regions import dilate, mask_bbox, person_margin
 from understudy.scene import EMPTY_REGION, Outcome, Region, RegionResult, Result, Scene
 
 # (crop (h, w, 3) uint8, mask crop (h, w) bool, region) -> transformed crop (h, w, 3) uint8
@@ -21,7 +22,10 @@ def anonymize_regions(scene: Scene, transform: CropTransform, pad: int = 0) -> R
     records: list[RegionResult] = []
     h, w = scene.frame.size
     for region in scene.regions():
-        bounds = mask_bbox(region.mask)
+        whole = region.mask  # shared by the scene: grown on a copy
+        if region.kind == "person" and whole.any():
+            whole = dilate(whole, person_margin(whole))
+        bounds = mask_bbox(whole)
         if bounds is None:
             records.append(RegionResult(region.kind, region.box, region.score, Outcome.SKIPPED,
                                         EMPTY_REGION, region.track_id))
@@ -30,7 +34,7 @@ def anonymize_regions(scene: Scene, transform: CropTransform, pad: int = 0) -> R
         cx0, cy0, cx1, cy1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
         # Transform from the already-anonymized image so overlapping regions stay anonymized.
         crop = out[cy0:cy1, cx0:cx1]
-        mask = region.mask[cy0:cy1, cx0:cx1]
+        mask = whole[cy0:cy1, cx0:cx1]
         new = transform(crop.copy(), mask, region)
         crop[mask] = new[mask]
         records.append(RegionResult(region.kind, region.box, region.score, Outcome.REPLACED,

@@ -27,6 +27,9 @@ SELFIE_WEIGHT = 0.9
 SELFIE_EDGE_FALLOFF = 0.3
 # A face is a person's when it lies this close (in face-box diagonals) to their head landmarks.
 MAX_HEAD_DISTANCE = 1.0
+# A face whose centre lies in this top share of a person's box is theirs even when their
+# landmarks put the head elsewhere (small people's landmarks are coarse).
+HEAD_ZONE = 0.3
 # A seed crop around a face: widths either side, heights above and below (a standing body is
 # about 7-8 face heights tall).
 SEED_SIDE, SEED_UP, SEED_DOWN = 2.5, 1.0, 7.0
@@ -120,8 +123,11 @@ class PeopleAssembler:
                 twin = _twin(seed, cands, self.options.duplicate_iou)
                 if twin is not None:
                     twin.person.faces.append(face)  # the same person, found twice
-                else:
+                elif seed.pose is not None or seed.person.keypoints_coco17 is not None:
                     cands.append(seed)
+                # else no body was found around the face: it stays a face (people mode still
+                # anonymizes it as a face region), not a head-sized person masked black, which
+                # on video blinked on and off beside the stand-ins (issue 20).
         weak = [c.person for c in cands if self._unsupported(c)]
         cands = [c for c in cands if not self._unsupported(c)]
         if cands:
@@ -311,18 +317,29 @@ def assign_faces(people: list[Person], faces: Sequence[Face]) -> list[Face]:
 def _face_person_cost(face: Face, person: Person) -> float | None:
     if person.keypoints2d is not None and person.keypoint_format == "mediapipe33":
         cost = _head_cost(person.keypoints2d, face)
-        return cost if cost <= MAX_HEAD_DISTANCE else None
+        if cost <= MAX_HEAD_DISTANCE:
+            return cost
+        # Landmarks of a small person are coarse: a face well inside the head of their box is
+        # still theirs (else it would become a second, head-sized person on top of them: on a
+        # street clip, walkers 60-120 px tall got a black blob or a second stand-in).
+        return _box_head_cost(face, person, HEAD_ZONE, penalty=1.5)
     if person.keypoints_coco17 is not None:
         cost = _head_cost(person.keypoints_coco17, face, COCO17_HEAD, 0.2)
         if cost <= MAX_HEAD_DISTANCE:
             return cost
+    return _box_head_cost(face, person, 1.0, penalty=0.5)
+
+
+def _box_head_cost(face: Face, person: Person, zone: float, penalty: float) -> float | None:
+    """Distance from the face centre to the top middle of the person's box, in box widths,
+    plus ``penalty``; None unless the centre lies inside the box's top ``zone`` share."""
     fx, fy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
     x0, y0, x1, y1 = [float(v) for v in person.box]
-    if not (x0 <= fx <= x1 and y0 <= fy <= y1):
+    if not (x0 <= fx <= x1 and y0 <= fy <= y0 + zone * (y1 - y0)):
         return None
     bw = max(x1 - x0, 1.0)
     # Faces sit in the top part of a box; the cost grows with the distance from its top middle.
-    return float(np.hypot(fx - (x0 + x1) / 2, fy - (y0 + 0.1 * (y1 - y0))) / bw) + 0.5
+    return float(np.hypot(fx - (x0 + x1) / 2, fy - (y0 + 0.1 * (y1 - y0))) / bw) + penalty
 
 
 def _head_cost(keypoints2d: np.ndarray, face: Face, head_ids: Sequence[int] = HEAD_LANDMARKS,

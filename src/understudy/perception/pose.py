@@ -33,6 +33,9 @@ class PoseOptions:
     # leaves MediaPipe's detector too little body. 0 turns the retry off.
     retry_margin: float = 0.5
     max_side: int = 640  # larger crops are downscaled (the model itself runs at 256 px)
+    # Smaller crops are upscaled (bicubic) to this long side first: walkers 50-150 px tall,
+    # the usual size in street video, are otherwise too coarse for MediaPipe's person detector.
+    min_side: int = 256
 
     def __post_init__(self) -> None:
         if not 0 < self.min_detection_confidence < 1:
@@ -118,11 +121,14 @@ class MediaPipePose:
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
         crop = image[y0:y1, x0:x1]
-        scale = min(1.0, self.options.max_side / max(crop.shape[:2]))
-        if scale < 1:
+        side = max(crop.shape[:2])
+        scale = min(1.0, self.options.max_side / side)
+        if self.options.min_side and side < self.options.min_side:
+            scale = self.options.min_side / side
+        if scale != 1:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)),
                                      max(1, round(crop.shape[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
+                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         found = self._landmarks(crop)
         if found is None:
             return None

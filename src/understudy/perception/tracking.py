@@ -18,8 +18,8 @@ frames unblurred is the most-reported failure of today's face-blurring tools. So
   frames and 0.3 on a few stays one sure person instead of blinking between a stand-in and a
   black silhouette (issue 20: 78 of 81 masked person-frames on a street clip were such
   weak frames of sure tracks);
-* a person seen without a pose (the landmark models found none on this frame: small,
-  blurred, turned away) borrows the pose of the nearest frames of their track that have one,
+* a person seen without a usable pose (the landmark models found none on this frame, or none
+  that can orient a body: small, blurred, turned away, walking out of view) borrows the pose of the nearest frames of their track that have one,
   interpolated and moved with the box, marked ``pose_from_track``, so a stand-in method can
   keep their stand-in instead of masking them for a frame.
 
@@ -37,6 +37,10 @@ import numpy as np
 
 from understudy.errors import UsageError
 from understudy.scene import Face, Person, Scene
+
+
+# Shoulders or hips seen at least this well orient a body (as in body.fit.check_landmarks).
+ORIENT_VISIBILITY = 0.2
 
 
 @dataclass
@@ -79,8 +83,7 @@ class Tracker:
         self._next_id = 0
 
     def run(self, scenes: Iterable[Scene]) -> Iterator[Scene]:
-        o = self.options
-        delay = max(o.max_gap, o.hold, o.confirm_window)
+        delay = self._delay
         tracks: dict[str, list[_Track]] = {"person": [], "face": []}
         buffer: deque[tuple[int, Scene]] = deque()
         n = -1
@@ -158,9 +161,16 @@ class Tracker:
             if track is None:
                 continue
             person.track_score = _best_score(track)
-            if person.keypoints2d is None:
-                _borrow_pose(person, t, track, self.options.max_gap)
+            if not _orientable(person):
+                _borrow_pose(person, t, track, self._delay)
         return scene
+
+    @property
+    def _delay(self) -> int:
+        """Frames held back: enough to bridge a gap, hold an end, confirm a track, and
+        borrow a pose from a frame that far ahead."""
+        o = self.options
+        return max(o.max_gap, o.hold, o.confirm_window)
 
     def _sure(self, track: _Track, kind: str) -> bool:
         if kind == "face":
@@ -176,13 +186,14 @@ def _best_score(track: _Track) -> float | None:
     return max(scores) if scores else None
 
 
-def _borrow_pose(person: Person, t: int, track: _Track, max_gap: int) -> None:
+def _borrow_pose(person: Person, t: int, track: _Track, window: int) -> None:
     """Give ``person`` (seen on frame ``t`` without landmarks) the pose of the nearest frames
-    of their track that have one, within ``max_gap`` frames: both sides interpolated, one side
-    held; landmarks are moved with the box (2D) or kept (3D, metres about the hips)."""
+    of their track that have one, within ``window`` frames: both sides interpolated, one side
+    held; landmarks are moved with the box (2D) or kept (3D, metres about the hips). A stand-in
+    in a pose a second old is better than a black figure blinking in (issue 20)."""
     def posed(frames):
-        return [f for f in frames if abs(f - t) <= max_gap + 1
-                and track.seen[f].keypoints2d is not None and not track.seen[f].pose_from_track
+        return [f for f in frames if abs(f - t) <= window and _orientable(track.seen[f])
+                and not track.seen[f].pose_from_track
                 and track.seen[f].keypoint_format == person.keypoint_format]
 
     before = posed(f for f in track.seen if f < t)
@@ -210,6 +221,19 @@ def _borrow_pose(person: Person, t: int, track: _Track, max_gap: int) -> None:
             w * _in_box(o.keypoints_coco17, o.box, person.box)
             for w, (_, o) in zip(weights, sources)), np.float32)
     person.pose_from_track = True
+
+
+def _orientable(person: Person) -> bool:
+    """Whether the person's landmarks can orient a body: shoulders or hips seen (the rule of
+    ``understudy.body.fit.check_landmarks``). A person walking out of view keeps landmarks
+    MediaPipe can barely see; their track's earlier pose serves better."""
+    k = person.keypoints2d
+    if k is None or np.shape(k) != (33, 3) or person.keypoint_format != "mediapipe33":
+        return False
+    k3 = person.keypoints3d
+    vis = k[:, 2] if k3 is None or np.shape(k3) != (33, 4) else np.minimum(k[:, 2], k3[:, 3])
+    return bool(min(vis[11], vis[12]) >= ORIENT_VISIBILITY or
+                min(vis[23], vis[24]) >= ORIENT_VISIBILITY)
 
 
 def _in_box(points: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:

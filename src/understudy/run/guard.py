@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from understudy.regions import FAIL_CLOSED_COLOR, fill_solid, mask_bbox
+from understudy.regions import FAIL_CLOSED_COLOR, dilate, fill_solid, mask_bbox, person_margin
 from understudy.scene import Outcome, Region, RegionResult, Result, Scene
 
 # A pixel "changed" when one of its channels moved by at least this many grey levels
@@ -46,7 +46,7 @@ def run_guarded(method, scene: Scene, rng: np.random.Generator) -> Result:
         image = scene.image.copy()
         records = []
         for region in regions:
-            fill_solid(image, region.mask)
+            fill_solid(image, fail_closed_mask(region))
             records.append(RegionResult(region.kind, region.box, region.score, Outcome.MASKED,
                                         f"method {method.name} failed: {problem}",
                                         region.track_id))
@@ -64,10 +64,18 @@ def enforce(scene: Scene, regions: list[Region], result: Result) -> Result:
     # Fill after every verdict is in: a fill must not make a neighbour's check fail.
     for region, record, reason in zip(regions, result.regions, verdicts):
         if reason is not None:
-            fill_solid(image, region.mask)
+            fill_solid(image, fail_closed_mask(region))
             record = dataclasses.replace(record, outcome=Outcome.MASKED, reason=reason)
         records.append(record)
     return Result(image, records, list(result.notes), scope=result.scope)
+
+
+def fail_closed_mask(region: Region) -> np.ndarray:
+    """What the guard fills: the region, a person's grown by ``person_margin`` like every
+    whole-person method's (their soft edge, feet and hair, must not stay beside the fill)."""
+    if region.kind == "person" and region.mask.any():
+        return dilate(region.mask, person_margin(region.mask))
+    return region.mask
 
 
 def verify(region: Region, record: RegionResult, image: np.ndarray,

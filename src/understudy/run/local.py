@@ -176,7 +176,8 @@ def _process_video(anonymizer, item, destination, options, todo) -> list[dict[st
 
     rows = []
     for variant, name, method, base in todo:
-        tally = VideoTally()
+        # Mask-out's stand-in is the fail-closed fill itself: no flicker between the two.
+        tally = VideoTally(fill_replaces=getattr(method, "name", "") == "maskout")
         scope: dict[str, str] = {}
 
         def process(images: Iterator, method=method) -> Iterator:
@@ -207,7 +208,8 @@ class VideoTally:
     had no region (``missed``) and its ``alternations``: switches between a stand-in and a
     masked figure on consecutive frames, the flicker a viewer sees (issue 20)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fill_replaces: bool = False) -> None:
+        self.fill_replaces = fill_replaces
         self.frames = 0
         self.counts: Counter = Counter()
         self.tracks: dict[str, dict[str, Any]] = {}
@@ -228,7 +230,7 @@ class VideoTally:
             last = self._last.get(key)
             if last is not None:
                 track["missed"] += index - last[0] - 1
-                if index == last[0] + 1 and _shown(last[1]) != _shown(outcome):
+                if index == last[0] + 1 and self._shown(last[1]) != self._shown(outcome):
                     track["alternations"] += 1
             self._last[key] = (index, outcome)
             track["last_frame"] = index
@@ -239,6 +241,12 @@ class VideoTally:
         for note in result.notes:
             self.notes[note] = None
 
+    def _shown(self, outcome: str) -> str:
+        """What a viewer sees of a region: a stand-in (or blur), a masked figure, nothing."""
+        if outcome == "replaced" and not self.fill_replaces:
+            return "stand-in"
+        return "mask" if outcome in ("replaced", "masked") else outcome
+
     def fields(self) -> dict[str, Any]:
         return {"counts": {f"{k}:{o}": n for (k, o), n in sorted(self.counts.items())},
                 "tracks": list(self.tracks.values()),
@@ -246,9 +254,6 @@ class VideoTally:
                 "notes": list(self.notes)}
 
 
-def _shown(outcome: str) -> str:
-    """What a viewer sees of a region: a stand-in (or blur), a masked figure, or the original."""
-    return {"replaced": "stand-in", "masked": "mask"}.get(outcome, outcome)
 
 
 # --- the output folder and its audit, shared with the Ray runner -----------------------------

@@ -1,0 +1,116 @@
+"""Issue 20's acceptance on a real street clip: one steady stand-in per person.
+
+30 frames (3 s) of opencv-doc's ``vtest.avi`` (768x576, 10 fps, 6-8 walkers 60-120 px tall),
+frames 500-529, a stretch the tracker and its thresholds were not tuned on (those were
+100-119 and 300-329). `understudy anonymize --method refsd` in render mode, then the
+evaluation's video check (``understudy.evaluation.video``): person-frames replaced, flicker
+(alternations between a stand-in and a mask), and moving people left visible by an
+independent motion check that uses no detector. About 2 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from people_set import PhotosUnavailable, opencv_doc_dir
+
+pytestmark = pytest.mark.slow
+FIRST, COUNT = 500, 30
+
+
+def write_clip(src: Path, dst: Path) -> None:
+    import av
+
+    with av.open(str(src)) as container:
+        frames = [f.to_ndarray(format="rgb24") for i, f in zip(range(FIRST + COUNT),
+                                                               container.decode(video=0))]
+    with av.open(str(dst), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.options = {"crf": "15"}
+        for image in frames[FIRST:]:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    try:
+        data = opencv_doc_dir()
+    except PhotosUnavailable as exc:
+        pytest.skip(str(exc))
+    root = tmp_path_factory.mktemp("video")
+    (root / "orig").mkdir()
+    write_clip(data / "vtest.avi", root / "orig" / "street.mp4")
+    cli = [sys.executable, "-m", "understudy"]
+    for method in ("refsd", "maskout"):
+        subprocess.run(cli + ["anonymize", str(root / "orig"), "-o", str(root / method),
+                              "--method", method, "--target", "people", "--seed", "2"],
+                       check=True, capture_output=True, env=dict(os.environ))
+    return root
+
+
+def check(root: Path, method: str):
+    from understudy.evaluation.video import check_video, read_audit_rows
+
+    rows = read_audit_rows(root / method)
+    return check_video(root / "orig" / "street.mp4", root / method / "street.mp4",
+                       rows["street.mp4"], "street.mp4")
+
+
+# Goals of issue 20 this tree does not reach on this stretch yet (figures of the last run).
+# strict: the day one passes, the test fails until its mark is removed.
+NOT_YET = {
+    "replaced": "issue 20: 233/253 person-frames replaced (92.1 %); the 17 masked are false "
+                "finds no detector scores sure on any frame (a traffic cone, a tripod) and a "
+                "walker cut by the right edge",
+    "alternations": "issue 20: 1 alternation (a weak find inside another's stand-in, then "
+                    "masked as they separate)",
+    "refsd-visible": "issue 14/20: 5 of 138 moving blobs left visible: frames 0-3, the legs of "
+                     "a walker crossing two others (outside his mask, so neither inpainted nor "
+                     "covered), and frame 22, a walker cut by the right edge that no detector finds",
+    "maskout-visible": "issue 14: 1 of 138 moving blobs left visible, frame 22: a walker cut by "
+                       "the right edge that no detector finds",
+}
+
+
+def test_stand_ins_hold_along_their_tracks(outputs):
+    """What holds today, so a regression shows: before tracks lent their sure frames and
+    poses to their weak ones, 59 % of the person-frames of frames 100-119 were replaced, with
+    22 alternations in 20 frames; and mask-out, whose masks had no margin, left 15 of these
+    138 moving blobs visible (feet and legs beside the fill)."""
+    result = check(outputs, "refsd")
+    assert result.frames == COUNT and result.person_frames >= 6 * COUNT
+    assert result.replaced >= 0.88 * result.person_frames, result
+    assert result.alternations <= 2, result
+    for method in ("refsd", "maskout"):
+        assert check(outputs, method).left_visible <= 6, method
+
+
+@pytest.mark.xfail(reason=NOT_YET["replaced"], strict=True)
+def test_refsd_replaces_95_percent_of_person_frames(outputs):
+    result = check(outputs, "refsd")
+    assert result.replaced >= 0.95 * result.person_frames, result
+
+
+@pytest.mark.xfail(reason=NOT_YET["alternations"], strict=True)
+def test_no_alternations(outputs):
+    assert check(outputs, "refsd").alternations == 0
+
+
+@pytest.mark.parametrize("method", [
+    pytest.param(m, marks=pytest.mark.xfail(reason=NOT_YET[f"{m}-visible"], strict=True))
+    for m in ("refsd", "maskout")])
+def test_no_moving_person_is_left_visible(outputs, method):
+    """The independent check: moving blobs of the original (no detector involved)."""
+    result = check(outputs, method)
+    assert result.static_camera and result.moving_blobs >= 3 * COUNT, result
+    assert result.left_visible == 0, result
