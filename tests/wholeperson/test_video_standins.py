@@ -74,9 +74,10 @@ NOT_YET = {
                 "walker cut by the right edge",
     "alternations": "issue 20: 1 alternation (a weak find inside another's stand-in, then "
                     "masked as they separate)",
-    "refsd-visible": "issue 14/20: 5 of 138 moving blobs left visible: frames 0-3, the legs of "
-                     "a walker crossing two others (outside his mask, so neither inpainted nor "
-                     "covered), and frame 22, a walker cut by the right edge that no detector finds",
+    "refsd-visible": "issue 14/20: 5 of 138 moving blobs left visible: frame 22, a walker cut "
+                     "by the right edge that no detector finds; frames 0-3, a false alarm of the "
+                     "motion check (pavement beside a woman who stands still for most of the "
+                     "clip, see evaluation/video.py)",
     "maskout-visible": "issue 14: 1 of 138 moving blobs left visible, frame 22: a walker cut by "
                        "the right edge that no detector finds",
 }

@@ -13,6 +13,11 @@ Two sources, one of which the anonymizer never sees:
   walker the detectors missed on that frame, or the part of one a stand-in does not cover.
   A pixel near-black in both the original and the output (dark clothing, or the mask-out
   fill over it) cannot tell the two apart and is left out of the count.
+
+  The check errs on the strict side in one known way: someone who stands still for most of
+  the clip is part of the empty scene, so on the frames before they settle, the pavement
+  beside where they will stand reads as motion; an output that shows pavement there (as
+  inpainting does) is counted as leaving it visible.
 """
 
 from __future__ import annotations
