@@ -193,3 +193,20 @@ def test_no_face_leaks_in_video_when_the_detector_blinks(video):
     plain = Perceiver(PerceptionOptions(target="faces"), Blinking())
     leaked = {i for i, _ in leaks(plain.perceive(f) for f in frames)}
     assert leaked and leaked <= blink
+
+
+def test_landmarks_are_smoothed_along_the_track_from_measured_frames_only():
+    """issue 20: a stand-in fitted to each frame's raw landmarks jitters. Each measured pose is
+    averaged with its neighbours' (moved into its box; its own counts twice), always from the
+    measured values, so the filter does not feed on itself."""
+    scenes = [posed_scene(t, True) for t in range(7)]
+    scenes[3].people[0].keypoints2d[:, 1] += 8.0  # one frame's landmarks jump 8 px down
+    out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=1)).run(scenes))
+    dy = [float(s.people[0].keypoints2d[0, 1]) - 20.0 for s in out]
+    assert dy[3] == pytest.approx(4.0, abs=1e-4)  # (2 * 8 + 0 + 0) / 4
+    assert dy[2] == pytest.approx(2.0, abs=1e-4) and dy[4] == pytest.approx(2.0, abs=1e-4)
+    assert dy[0] == pytest.approx(0.0, abs=1e-4) and dy[6] == pytest.approx(0.0, abs=1e-4)
+    assert out[3].people[0].keypoints2d[0, 2] == pytest.approx(0.9)  # visibility is its own
+    off = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(
+        [posed_scene(t, True) for t in range(3)]))
+    assert off[1].people[0].keypoints2d[0, 1] == pytest.approx(20.0)

@@ -55,6 +55,8 @@ class TrackingOptions:
     # Frames looked ahead for a track's sure detection: a walker who enters weak and is scored
     # sure a few frames later is sure from the first frame (vtest: up to 8 frames late).
     confirm_window: int = 10
+    # Landmarks are averaged over this many measured frames each side (0: off).
+    smooth: int = 1
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or self.hold < 0 or self.confirm_window < 0:
@@ -69,6 +71,16 @@ class _Track:
     id: int
     kind: str
     seen: dict[int, Face | Person] = field(default_factory=dict)  # frame number -> observation
+    # frame number -> (2D, 3D landmarks, box) as measured, before any smoothing or borrowing
+    poses: dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = field(
+        default_factory=dict)
+
+    def observe(self, n: int, item: Face | Person) -> None:
+        self.seen[n] = item
+        if isinstance(item, Person) and _orientable(item):
+            k3 = None if item.keypoints3d is None else np.array(item.keypoints3d, copy=True)
+            self.poses[n] = (np.array(item.keypoints2d, copy=True), k3,
+                             np.array(item.box, np.float32, copy=True))
 
     @property
     def last(self) -> int:
@@ -101,6 +113,7 @@ class Tracker:
                 for tr in tracks[kind]:
                     for f in [f for f in tr.seen if f < horizon]:
                         del tr.seen[f]
+                        tr.poses.pop(f, None)
         while buffer:
             t, old = buffer.popleft()
             yield self._fill(t, old, tracks, n)
@@ -126,10 +139,11 @@ class Tracker:
             used_items.add(i)
             used_tracks.add(j)
             items[i].track_id = live[j].id
-            live[j].seen[n] = items[i]
+            live[j].observe(n, items[i])
         for i, item in enumerate(items):
             if i not in used_items:
-                track = _Track(self._new_id(), kind, {n: item})
+                track = _Track(self._new_id(), kind)
+                track.observe(n, item)
                 item.track_id = track.id
                 tracks.append(track)
 
@@ -161,7 +175,9 @@ class Tracker:
             if track is None:
                 continue
             person.track_score = _best_score(track)
-            if not _orientable(person):
+            if t in track.poses and track.seen.get(t) is person:
+                _smooth_pose(person, t, track, self.options.smooth)
+            elif not _orientable(person):
                 _borrow_pose(person, t, track, self._delay)
         return scene
 
@@ -190,37 +206,62 @@ def _borrow_pose(person: Person, t: int, track: _Track, window: int) -> None:
     """Give ``person`` (seen on frame ``t`` without landmarks) the pose of the nearest frames
     of their track that have one, within ``window`` frames: both sides interpolated, one side
     held; landmarks are moved with the box (2D) or kept (3D, metres about the hips). A stand-in
-    in a pose a second old is better than a black figure blinking in (issue 20)."""
+    in a pose a second old is better than a black figure blinking in (issue 20). Only measured
+    poses lend (``track.poses``), never borrowed or smoothed ones."""
     def posed(frames):
-        return [f for f in frames if abs(f - t) <= window and _orientable(track.seen[f])
-                and not track.seen[f].pose_from_track
+        return [f for f in frames if abs(f - t) <= window and f in track.poses
                 and track.seen[f].keypoint_format == person.keypoint_format]
 
     before = posed(f for f in track.seen if f < t)
     after = posed(f for f in track.seen if f > t)
     if not before and not after:
         return
-    sources = []
-    if before:
-        sources.append((max(before), track.seen[max(before)]))
-    if after:
-        sources.append((min(after), track.seen[min(after)]))
-    if len(sources) == 2:
-        (fa, a), (fb, b) = sources
+    frames = ([max(before)] if before else []) + ([min(after)] if after else [])
+    if len(frames) == 2:
+        fa, fb = frames
         weights = [(fb - t) / (fb - fa), (t - fa) / (fb - fa)]
     else:
         weights = [1.0]
-    k2 = sum(w * _in_box(o.keypoints2d, o.box, person.box) for w, (_, o) in zip(weights, sources))
-    person.keypoints2d = np.asarray(k2, np.float32)
-    if all(o.keypoints3d is not None for _, o in sources):
-        person.keypoints3d = np.asarray(sum(w * o.keypoints3d for w, (_, o)
-                                            in zip(weights, sources)), np.float32)
-    if person.keypoints_coco17 is None and all(o.keypoints_coco17 is not None
-                                               for _, o in sources):
+    poses = [track.poses[f] for f in frames]
+    person.keypoints2d = np.asarray(sum(w * _in_box(k2, box, person.box)
+                                        for w, (k2, _, box) in zip(weights, poses)), np.float32)
+    if all(k3 is not None for _, k3, _ in poses):
+        person.keypoints3d = np.asarray(sum(w * k3 for w, (_, k3, _) in zip(weights, poses)),
+                                        np.float32)
+    seen = [track.seen[f] for f in frames]
+    if person.keypoints_coco17 is None and all(o.keypoints_coco17 is not None for o in seen):
         person.keypoints_coco17 = np.asarray(sum(
             w * _in_box(o.keypoints_coco17, o.box, person.box)
-            for w, (_, o) in zip(weights, sources)), np.float32)
+            for w, o in zip(weights, seen)), np.float32)
     person.pose_from_track = True
+
+
+def _smooth_pose(person: Person, t: int, track: _Track, radius: int) -> None:
+    """Average the measured landmarks of frames ``t - radius .. t + radius`` of the track
+    (moved into this frame's box; this frame counts twice), keeping this frame's visibility:
+    a stand-in fitted frame by frame to raw landmarks jitters, MediaPipe's landmarks of a
+    small walker moving by a few pixels from frame to frame for no reason."""
+    if radius <= 0:
+        return
+    own2d, own3d, _ = track.poses[t]
+    frames = [f for f in range(t - radius, t + radius + 1) if f != t and f in track.poses]
+    if not frames:
+        return
+    k2 = 2.0 * own2d[:, :2]
+    k3 = None if own3d is None else 2.0 * own3d[:, :3]
+    used3d = 2.0
+    for f in frames:
+        n2d, n3d, box = track.poses[f]
+        k2 = k2 + _in_box(n2d, box, person.box)[:, :2]
+        if k3 is not None and n3d is not None:
+            k3, used3d = k3 + n3d[:, :3], used3d + 1.0
+    smoothed = np.array(own2d, np.float32, copy=True)
+    smoothed[:, :2] = k2 / (2.0 + len(frames))
+    person.keypoints2d = smoothed
+    if k3 is not None:
+        smoothed3 = np.array(own3d, np.float32, copy=True)
+        smoothed3[:, :3] = k3 / used3d
+        person.keypoints3d = smoothed3
 
 
 def _orientable(person: Person) -> bool:
