@@ -6,7 +6,8 @@ Where the time of `anonymize --target faces --method blur` goes, per stage, in o
 
 ``--ablation`` times the face search alone under the issue-18 changes added one at a time
 (shipped float CenterFace graph with spinning threads and YuNet at 1280 = before; prepared
-float graph; int8 graph; no spinning; YuNet at full resolution = after), alternated image by
+float graph; int8 graph; no spinning; YuNet at full resolution; the two detectors side by
+side in two threads = after), alternated image by
 image in one process so load from elsewhere hits every variant alike; seconds per folder.
 """
 
@@ -60,7 +61,8 @@ def stages(folders: list[Path], repeat: int) -> None:
                     times.setdefault(key, []).append(value)
         print(f"{folder} ({len(paths)} images)")
         for key, values in times.items():
-            print(f"  {key:28s} {1000 * statistics.median(values):8.1f} ms")
+            print(f"  {key:28s} {1000 * statistics.median(values):8.1f} ms median "
+                  f"{1000 * statistics.fmean(values):8.1f} ms mean")
 
 
 def _shipped_session(spinning: bool):
@@ -120,8 +122,11 @@ def ablation(folders: list[Path], repeat: int) -> None:
                                     yunet_1280]),
         "+ no spinning": FusedFaces([centerface(_session(prepared["int8"], False), INT8_THRESHOLD),
                                      yunet_1280]),
-        "+ YuNet full resolution (after)":
+        "+ YuNet full resolution":
             FusedFaces([centerface(_session(prepared["int8"], False), INT8_THRESHOLD), yunet_full]),
+        "+ side by side in two threads (after)":
+            FusedFaces([yunet_full, centerface(_session(prepared["int8"], False), INT8_THRESHOLD)],
+                       parallel=True),
     }
     for folder in folders:
         paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png"))

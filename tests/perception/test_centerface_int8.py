@@ -96,9 +96,10 @@ def test_the_int8_graph_is_made_once_and_the_same_everywhere(detectors, tmp_path
     assert again.read_bytes() == made.read_bytes()
 
 
-def test_a_small_face_in_a_camera_sized_photo_is_found():
-    """The astronaut shrunk until her face is ~18 px high, in a 4000x3000 frame (12 MP): the
-    default search (YuNet at full resolution) finds it. At 1280 px it would be 6 px high."""
+def test_a_16_px_face_in_a_12_mp_photo_is_found():
+    """The astronaut shrunk until her face is ~16 px high, in a 4000x3000 frame (12 MP): the
+    default search (YuNet at 3072 px long side) finds it. At 1280 px it would be 5 px high
+    and was missed."""
     import cv2
 
     from understudy.perception.perceiver import default_face_detector
@@ -106,12 +107,12 @@ def test_a_small_face_in_a_camera_sized_photo_is_found():
     (_, image, _), = photos.astronaut()
     detector = default_face_detector()
     (big,) = [f for f in detector(image) if f.score > 0.5]
-    scale = 18.0 / float(big.box[3] - big.box[1])
+    scale = 16.0 / float(big.box[3] - big.box[1])
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     canvas = np.full((3000, 4000, 3), 120, np.uint8)
     canvas[2100:2100 + small.shape[0], 2900:2900 + small.shape[1]] = small
     cx, cy = ((big.box[0] + big.box[2]) / 2 * scale + 2900,
               (big.box[1] + big.box[3]) / 2 * scale + 2100)
     found = [f for f in detector(canvas) if f.box[0] < cx < f.box[2] and f.box[1] < cy < f.box[3]]
-    assert any(10 <= f.box[3] - f.box[1] <= 30 for f in found), \
-        f"the 18 px face was not found: {[f.box for f in found]}"
+    assert any(8 <= f.box[3] - f.box[1] <= 26 for f in found), \
+        f"the 16 px face was not found: {[f.box for f in found]}"

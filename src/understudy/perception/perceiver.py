@@ -34,6 +34,12 @@ MOVENET_SURE = 0.25
 # YuNet at 1280 found 14 faces where CenterFace alone at 1280 found 11 (spectators 21-26 px
 # high), in 0.8x its time.
 CENTERFACE_SIDE = 800
+# YuNet's default long side (issue 18). At 1280 a 12 MP crowd photo lost its faces under
+# ~40 px (10 found where deface, at full resolution, found 16). YuNet finds faces from ~12 px
+# at its input, so 3072 keeps a 16 px face in a 4000x3000 photo (tests/perception/
+# test_centerface_int8.py) at 0.6x the cost of full resolution; photos up to 3072 px long
+# are searched at full resolution.
+FACE_MAX_SIDE = 3072
 
 
 class FaceDetector(Protocol):
@@ -73,9 +79,8 @@ class PerceptionOptions:
     cache_dir: str | None = None  # on-disk cache of perception results, keyed by content hash
     max_gap: int = 5  # video: frames a tracked person or face may be missed and still covered
     # YuNet's small-face search runs at this long side at most (0: full size); CenterFace at
-    # min(this, CENTERFACE_SIDE). Full size by default since issue 18: at 1280 a 12 MP crowd
-    # photo lost its faces under ~40 px (10 found where deface found 16).
-    face_max_side: int = 0
+    # min(this, CENTERFACE_SIDE). FACE_MAX_SIDE by default since issue 18.
+    face_max_side: int = FACE_MAX_SIDE
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -228,7 +233,7 @@ def build_perceiver(options: PerceptionOptions,
     return Perceiver(options, faces, people, cache)
 
 
-def default_face_detector(max_side: int = 0) -> FaceDetector:
+def default_face_detector(max_side: int = FACE_MAX_SIDE) -> FaceDetector:
     """CenterFace and YuNet, fused: YuNet searches at ``max_side`` (0: full resolution) for
     small faces; CenterFace (int8, see ``perception/centerface_model.py``), still several
     times slower per pixel, at most at ``CENTERFACE_SIDE`` for the large, profile and
