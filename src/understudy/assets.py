@@ -117,3 +117,11 @@ def package_version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "unknown"
+
+
+def default_cache_dir() -> Path:
+    """Where generated model files live: ``$XDG_CACHE_HOME/understudy/models`` (read at call time)."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "understudy" / "models"

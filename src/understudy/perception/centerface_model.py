@@ -37,6 +37,7 @@ INT8_THRESHOLD = 0.15
 PRECISIONS = ("float", "int8")
 OUTPUT_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 CALIBRATION_SIDES = (640, 320)
+ALIGN = 32  # CenterFace's input sides are multiples of this: its backbone downsamples 5 times
 
 
 def prepared_model(source: Path, precision: str, cache_dir: Path | None = None) -> Path:
@@ -44,7 +45,7 @@ def prepared_model(source: Path, precision: str, cache_dir: Path | None = None) 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if cache_dir is None:
-        from understudy.perception.people import default_cache_dir
+        from understudy.assets import default_cache_dir
 
         cache_dir = default_cache_dir()
     digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16]
@@ -119,7 +120,6 @@ def calibration_blobs() -> Iterator[np.ndarray]:
     import cv2
     from PIL import Image
 
-    from understudy.perception.faces import ALIGN
     from understudy.samples import sample_paths
 
     for path in sample_paths():

@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 
 from understudy.errors import MissingDependency, UsageError
+from understudy.perception.centerface_model import ALIGN
 from understudy.scene import Face
 
 # CenterFace's output stride: one heatmap cell per 4 input pixels; inputs must be multiples of
-# 32 because the backbone downsamples five times.
+# ALIGN (32, in centerface_model) because the backbone downsamples five times.
 STRIDE = 4
-ALIGN = 32
 
 
 def default_model_path() -> Path:

