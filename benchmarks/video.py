@@ -26,25 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def write_clip(out: Path, first: int, count: int) -> None:
-    import av
-
-    from people_set import opencv_doc_dir
-
-    with av.open(str(opencv_doc_dir() / "vtest.avi")) as container:
-        frames = [f.to_ndarray(format="rgb24") for i, f in zip(range(first + count),
-                                                               container.decode(video=0))]
-    with av.open(str(out), "w") as clip:
-        stream = clip.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
-        stream.options = {"crf": "15"}
-        for image in frames[first:]:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                clip.mux(packet)
-        for packet in stream.encode():
-            clip.mux(packet)
-
-
 def run(clip: Path, out: Path, method: str) -> dict:
     cli = [str(Path(sys.executable).parent / "understudy"), "anonymize", str(clip), "-o",
            str(out), "--method", method, "--target", "people"]
@@ -69,8 +50,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["maskout", "refsd"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(tmp) / "street.mp4"
-        write_clip(clip, args.first, args.frames)
+        from people_set import write_street_clip
+
+        clip = write_street_clip(Path(tmp) / "street.mp4", args.first, args.frames)
         rows = [run(clip, Path(tmp) / m, m) for m in args.methods]
     print(f"load average before/after: {os.getloadavg()[0]:.1f}")
     for row in rows:

@@ -15,41 +15,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from people_set import PhotosUnavailable, opencv_doc_dir
+from people_set import PhotosUnavailable, write_street_clip
 
 pytestmark = pytest.mark.slow
 FIRST, COUNT = 500, 30
 
 
-def write_clip(src: Path, dst: Path) -> None:
-    import av
-
-    with av.open(str(src)) as container:
-        frames = [f.to_ndarray(format="rgb24") for i, f in zip(range(FIRST + COUNT),
-                                                               container.decode(video=0))]
-    with av.open(str(dst), "w") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
-        stream.options = {"crf": "15"}
-        for image in frames[FIRST:]:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    try:
-        data = opencv_doc_dir()
-    except PhotosUnavailable as exc:
-        pytest.skip(str(exc))
     root = tmp_path_factory.mktemp("video")
     (root / "orig").mkdir()
-    write_clip(data / "vtest.avi", root / "orig" / "street.mp4")
+    try:
+        write_street_clip(root / "orig" / "street.mp4", FIRST, COUNT)
+    except PhotosUnavailable as exc:
+        pytest.skip(str(exc))
     cli = [sys.executable, "-m", "understudy"]
     for method in ("refsd", "maskout"):
         subprocess.run(cli + ["anonymize", str(root / "orig"), "-o", str(root / method),
