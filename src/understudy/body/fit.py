@@ -265,7 +265,7 @@ def fit_bodies(body: BodyModel, people: list[dict], size: tuple[int, int],
     results: list[BodyFit | str] = []
     placeable = []
     for person in people:
-        problem = check_landmarks(person, size)
+        problem = check_landmarks(person, size, options.focal_for(size))
         results.append(problem or "")
         if not problem:
             placeable.append(person)
@@ -275,14 +275,29 @@ def fit_bodies(body: BodyModel, people: list[dict], size: tuple[int, int],
     if options.threads:
         torch.set_num_threads(options.threads)
     try:
-        fits = iter(_fit_batch(body, placeable, size, options))
+        try:
+            fits = iter(_fit_batch(body, placeable, size, options))
+        except ValueError:
+            # One person's landmarks passed the check but cannot place a camera at the fit's
+            # focal length: fit them one by one, so only that person fails (and is masked),
+            # not everyone in the frame.
+            fits = iter([_fit_alone(body, person, size, options) for person in placeable])
     finally:
         torch.set_num_threads(previous)
     return [next(fits) if not r else r for r in results]
 
 
-def check_landmarks(person: dict, size: tuple[int, int]) -> str:
-    """Why a person's landmarks cannot place a body ("" when they can)."""
+def _fit_alone(body: BodyModel, person: dict, size: tuple[int, int],
+               options: FitOptions) -> BodyFit | str:
+    try:
+        return _fit_batch(body, [person], size, options)[0]
+    except ValueError as exc:
+        return f"landmarks cannot place a camera: {exc}"
+
+
+def check_landmarks(person: dict, size: tuple[int, int], focal: float | None = None) -> str:
+    """Why a person's landmarks cannot place a body ("" when they can), with the camera the
+    fit will use (``focal``; default max(W, H))."""
     k2 = np.asarray(person.get("keypoints2d")) if person.get("keypoints2d") is not None else None
     k3 = np.asarray(person.get("keypoints3d")) if person.get("keypoints3d") is not None else None
     if k2 is None or k3 is None or k2.shape != (33, 3) or k3.shape != (33, 4):
@@ -296,7 +311,7 @@ def check_landmarks(person: dict, size: tuple[int, int]) -> str:
     try:
         inside = (k2[:, 0] >= 0) & (k2[:, 0] < w) & (k2[:, 1] >= 0) & (k2[:, 1] < h)
         solve_translation(k3[MP_INDICES, :3], k2[MP_INDICES, :2],
-                          (np.clip(vis, 0, 1) * inside)[MP_INDICES], 1.0 * max(size),
+                          (np.clip(vis, 0, 1) * inside)[MP_INDICES], focal or 1.0 * max(size),
                           (w / 2, h / 2))
     except (ValueError, np.linalg.LinAlgError) as exc:
         return f"landmarks cannot place a camera: {exc}"

@@ -204,7 +204,8 @@ class RefSD:
             todo.append((i, attrs, pheno, outfit, seed))
 
         t = time.perf_counter()
-        entries = [pose_entry(regions[i].person, regions[i].mask, pheno.values, (h, w))
+        focal = self.options.fit.focal_for((h, w))
+        entries = [pose_entry(regions[i].person, regions[i].mask, pheno.values, (h, w), focal)
                    for i, _, pheno, _, _ in todo]
         fits = fit_bodies(self.body, entries, (h, w), self.options.fit) if entries else []
         self.timings["fit"] += time.perf_counter() - t
@@ -368,7 +369,7 @@ def _height(mask: np.ndarray) -> int:
 
 
 def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, float],
-               size: tuple[int, int]) -> dict[str, Any]:
+               size: tuple[int, int], focal: float | None = None) -> dict[str, Any]:
     """The landmarks to fit one person to, best first: MediaPipe's measured 2D + 3D
     landmarks; else COCO-17 keypoints (a multi-person model's, or the annotation's) lifted
     to 3D with a depth prior (``understudy.body.lift``). ``source`` names the one used, or
@@ -382,7 +383,7 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
         mediapipe.update(keypoints2d=person.keypoints2d, keypoints3d=person.keypoints3d)
     if person is not None and (person.pose_from_track or person.interpolated):
         mediapipe["source"] = "track"  # video: from the neighbouring frames of the track
-    problem = check_landmarks(mediapipe, size)
+    problem = check_landmarks(mediapipe, size, focal)
     if not problem:
         return mediapipe
     coco = None
@@ -397,7 +398,7 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
             return dict(mediapipe, source="none", problem=f"{problem}; COCO-17: {exc}")
         lifted = dict(base, keypoints2d=k2, keypoints3d=k3, weight3d=PRIOR_WEIGHT,
                       source="coco17")
-        coco_problem = check_landmarks(lifted, size)
+        coco_problem = check_landmarks(lifted, size, focal)
         if not coco_problem:
             return lifted
         return dict(mediapipe, source="none",
