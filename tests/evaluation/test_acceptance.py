@@ -141,12 +141,14 @@ def test_cli_writes_the_report_and_rejects_bad_sets(dataset, report_dir, tmp_pat
     from understudy.cli import main
 
     out = tmp_path / "cli"
+    # Several sets after one --anonymized, as the README writes it.
     code = main(["evaluate", "--original", str(dataset["original"]), "--anonymized",
-                 f"maskout={dataset['maskout']}", "-o", str(out), "--no-progress",
-                 "--measures", "faces", "--cache-dir", str(report_dir / "cache")])
+                 f"maskout={dataset['maskout']}", f"weak={dataset['blur-weak']}", "-o", str(out),
+                 "--no-progress", "--measures", "faces", "--cache-dir",
+                 str(report_dir / "cache")])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "maskout" in printed and "leak 0.0%" in printed
+    assert "maskout" in printed and "leak 0.0%" in printed and "weak" in printed
     assert (out / "report.html").is_file() and json.loads((out / "report.json").read_text())
     assert main(["evaluate", "--original", str(dataset["original"]), "--anonymized",
                  str(tmp_path / "nowhere"), "-o", str(out)]) == 2

@@ -16,9 +16,10 @@ from understudy.evaluation.options import MEASURES, RECOGNIZERS
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--original", required=True, metavar="DIR", help="folder of original images")
-    parser.add_argument("--anonymized", required=True, action="append", metavar="NAME=DIR",
-                        help="an anonymized version of --original (same relative paths); repeat "
-                             "for several, e.g. blur=out/blur maskout=out/maskout")
+    parser.add_argument("--anonymized", required=True, action="extend", nargs="+",
+                        metavar="NAME=DIR",
+                        help="anonymized versions of --original (same relative paths), one or "
+                             "more, e.g. blur=out/blur maskout=out/maskout; may be repeated")
     parser.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                         help="where report.json, report.html and the cache go")
     parser.add_argument("--recognizers", default=",".join(RECOGNIZERS),
