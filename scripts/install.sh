@@ -20,7 +20,13 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-PIP=".venv/bin/python -m pip"
+# pip warns once per package for each local index folder that the machine's own pip config
+# names but that does not exist ("Location 'file:///...' is ignored"): not our install
+# failing, so those lines are dropped; everything else pip says comes through.
+pip_() {
+  .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+PIP=pip_
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 $PIP install -q --upgrade pip
 # The CPU build of torch: from a local wheel where the machine has one (pip's find-links),
