@@ -263,8 +263,11 @@ class RunRecorder:
 
     DST is created only when the first row arrives (or at ``finish``), so an error found
     before any input was processed (a missing SRC, an unknown preset, a bad option, raised
-    in a worker too) leaves no empty DST behind. Temp files of a killed run are removed on
-    every run, not only with ``--resume``: they are never outputs."""
+    in a worker too) leaves no empty DST behind. Temp files of a killed run are removed at
+    ``finish`` of every run, not only with ``--resume``: they are never outputs. Not earlier:
+    when the first row arrives, other workers (processes, Ray actors) are still writing
+    their own temp files into DST, and removing those made their rename fail (a CI run lost
+    an output that way)."""
 
     def __init__(self, destination: Path, on_row: Callable[[dict[str, Any]], None] | None):
         self.destination = Path(destination)
@@ -274,10 +277,7 @@ class RunRecorder:
 
     def _open(self) -> AuditLog:
         if self._audit is None:
-            from understudy.io.files import remove_stale_temps
-
             self.destination.mkdir(parents=True, exist_ok=True)
-            remove_stale_temps(self.destination)
             self._audit = AuditLog(self.destination / AUDIT_NAME)
         return self._audit
 
@@ -289,8 +289,12 @@ class RunRecorder:
             self.on_row(row)
 
     def finish(self) -> None:
-        """A finished run leaves DST and its audit even when there was nothing to do."""
+        """A finished run leaves DST and its audit even when there was nothing to do, and no
+        temp file: every worker is done writing by now."""
+        from understudy.io.files import remove_stale_temps
+
         self._open()
+        remove_stale_temps(self.destination)
         self.close()
 
     def close(self) -> None:
