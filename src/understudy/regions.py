@@ -219,3 +219,8 @@ def person_margin(mask: np.ndarray) -> int:
     bounds = mask_bbox(mask)
     height = 0 if bounds is None else bounds[3] - bounds[1]
     return max(MIN_MARGIN, int(round(MARGIN_SHARE * height)))
+
+
+def grown_person_mask(mask: np.ndarray) -> np.ndarray:
+    """A person's mask grown by ``person_margin``: what a whole-person change covers."""
+    return dilate(mask, person_margin(mask)) if mask.any() else mask

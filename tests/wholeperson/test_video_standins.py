@@ -40,9 +40,10 @@ def outputs(tmp_path_factory):
 
 
 def check(root: Path, method: str):
-    from understudy.evaluation.video import check_video, read_audit_rows
+    from understudy.evaluation.dataset import read_audit
+    from understudy.evaluation.video import check_video
 
-    rows = read_audit_rows(root / method)
+    rows = read_audit(root / method, root / "orig", ["street.mp4"])
     return check_video(root / "orig" / "street.mp4", root / method / "street.mp4",
                        rows["street.mp4"], "street.mp4")
 

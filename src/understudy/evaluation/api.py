@@ -88,20 +88,19 @@ def _add_reference(dataset: Dataset) -> None:
 def _check_videos(dataset: Dataset, report: dict[str, Any], failures: list[str]) -> None:
     """Each set's videos against the originals (``evaluation/video.py``): steadiness from the
     audit, and moving people left visible by an independent motion check."""
-    from understudy.evaluation.video import check_video, read_audit_rows, summarize
+    from understudy.evaluation.video import check_video, summarize
 
     videos = dataset.videos()
     report["videos"] = []
     for anon in dataset.sets:
         if not videos or anon.root.resolve() == dataset.original.resolve():
             continue
-        rows = read_audit_rows(anon.root)
         checks = []
         for rel in videos:
             if not anon.path(rel).is_file():
                 continue
             try:
-                check = check_video(dataset.original / rel, anon.path(rel), rows.get(rel), rel)
+                check = check_video(dataset.original / rel, anon.path(rel), anon.audit.get(rel), rel)
             except InputError as exc:
                 failures.append(str(exc))
                 continue

@@ -76,7 +76,7 @@ def open_dataset(original: str | Path, anonymized: dict[str, str | Path]) -> Dat
         path = Path(folder)
         if not path.is_dir():
             raise UsageError(f"--anonymized {name}={str(folder)!r} is not a folder")
-        anon = AnonymizedSet(name, path, read_audit(path, root, relatives))
+        anon = AnonymizedSet(name, path, read_audit(path, root, relatives + others))
         sets.append(anon)
     dataset = Dataset(root, relatives, sets, others)
     for anon in sets:

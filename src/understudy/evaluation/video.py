@@ -22,7 +22,6 @@ Two sources, one of which the anonymizer never sees:
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -84,12 +83,15 @@ def read_frames(path: Path) -> Iterator[np.ndarray]:
 
 
 def empty_scene(path: Path) -> np.ndarray:
-    """The per-pixel median of up to ``MEDIAN_FRAMES`` evenly spaced frames."""
-    frames = list(read_frames(path))
+    """The per-pixel median of up to ``MEDIAN_FRAMES`` evenly spaced frames (only those are
+    kept in memory: a long clip is not held whole)."""
+    from understudy.io.video import probe_video
+
+    step = max(1, (probe_video(path).frames or 0) // MEDIAN_FRAMES)
+    frames = [f for i, f in enumerate(read_frames(path)) if i % step == 0]
     if not frames:
         raise InputError(f"{path}: the video has no frames")
-    step = max(1, len(frames) // MEDIAN_FRAMES)
-    return np.median(np.stack(frames[::step]), axis=0).astype(np.uint8)
+    return np.median(np.stack(frames), axis=0).astype(np.uint8)
 
 
 def moving_blobs(frame: np.ndarray, empty: np.ndarray) -> list[np.ndarray]:
@@ -164,18 +166,3 @@ def summarize(checks: list[VideoCheck]) -> dict[str, Any]:
         "static_camera": all(c.static_camera for c in checks),
     }
 
-
-def read_audit_rows(root: Path) -> dict[str, dict[str, Any]]:
-    """The latest ``ok`` audit row of each output under ``root`` (videos included)."""
-    rows: dict[str, dict[str, Any]] = {}
-    audit = root / "audit.jsonl"
-    if not audit.is_file():
-        return rows
-    for line in audit.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if row.get("status") == "ok" and isinstance(row.get("output"), str):
-            rows[row["output"]] = row
-    return rows

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from understudy.regions import dilate, mask_bbox, person_margin
+from understudy.regions import grown_person_mask, mask_bbox
 from understudy.scene import EMPTY_REGION, Outcome, Region, RegionResult, Result, Scene
 
 # (crop (h, w, 3) uint8, mask crop (h, w) bool, region) -> transformed crop (h, w, 3) uint8
@@ -22,9 +22,8 @@ def anonymize_regions(scene: Scene, transform: CropTransform, pad: int = 0) -> R
     records: list[RegionResult] = []
     h, w = scene.frame.size
     for region in scene.regions():
-        whole = region.mask  # shared by the scene: grown on a copy
-        if region.kind == "person" and whole.any():
-            whole = dilate(whole, person_margin(whole))
+        # The scene's mask is shared: grown into a new array, never in place.
+        whole = grown_person_mask(region.mask) if region.kind == "person" else region.mask
         bounds = mask_bbox(whole)
         if bounds is None:
             records.append(RegionResult(region.kind, region.box, region.score, Outcome.SKIPPED,

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from understudy.regions import FAIL_CLOSED_COLOR, dilate, fill_solid, mask_bbox, person_margin
+from understudy.regions import FAIL_CLOSED_COLOR, fill_solid, grown_person_mask, mask_bbox
 from understudy.scene import Outcome, Region, RegionResult, Result, Scene
 
 # A pixel "changed" when one of its channels moved by at least this many grey levels
@@ -73,9 +73,7 @@ def enforce(scene: Scene, regions: list[Region], result: Result) -> Result:
 def fail_closed_mask(region: Region) -> np.ndarray:
     """What the guard fills: the region, a person's grown by ``person_margin`` like every
     whole-person method's (their soft edge, feet and hair, must not stay beside the fill)."""
-    if region.kind == "person" and region.mask.any():
-        return dilate(region.mask, person_margin(region.mask))
-    return region.mask
+    return grown_person_mask(region.mask) if region.kind == "person" else region.mask
 
 
 def verify(region: Region, record: RegionResult, image: np.ndarray,
