@@ -1,0 +1,83 @@
+"""A person's soft edge (hair, fingers, shoes) is covered: by the pixel baselines, and by the
+guard when it fails a person closed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from understudy.perception.assemble import assign_faces
+from understudy.regions import person_margin
+from understudy.run.guard import run_guarded
+from understudy.scene import Face, Frame, Outcome, Person, RegionResult, Result, Scene
+
+H, W = 200, 160
+
+
+def scene_with_person() -> Scene:
+    image = np.full((H, W, 3), 120, np.uint8)
+    mask = np.zeros((H, W), bool)
+    mask[40:160, 60:100] = True  # 120 px tall: a margin of 6 px (3 % of 120 is less)
+    person = Person(np.array([60, 40, 100, 160], np.float32), 0.9, mask=mask)
+    return Scene(Frame(image, "p.png"), people=[person], target="people")
+
+
+class Failing:
+    name = "failing"
+
+    def anonymize(self, scene: Scene, rng) -> Result:
+        return Result(scene.image.copy(), [RegionResult(r.kind, r.box, r.score, Outcome.FAILED,
+                                                        "cannot") for r in scene.regions()])
+
+
+def test_the_guard_fills_a_failed_person_with_their_margin():
+    scene = scene_with_person()
+    region = scene.regions()[0]
+    margin = person_margin(region.mask)
+    out = run_guarded(Failing(), scene, np.random.default_rng(0))
+    assert out.regions[0].outcome == Outcome.MASKED
+    ys, xs = np.nonzero((out.image != 120).any(axis=-1))
+    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    region_box = np.nonzero(region.mask)
+    assert box[0] <= region_box[1].min() - margin + 1 and box[2] >= region_box[1].max() + margin
+    assert box[1] <= region_box[0].min() - margin + 1 and box[3] >= region_box[0].max() + margin
+
+
+def test_mask_out_covers_the_margin_and_nothing_further():
+    from understudy.methods.registry import load_method
+
+    scene = scene_with_person()
+    region = scene.regions()[0]
+    margin = person_margin(region.mask)
+    out = run_guarded(load_method("maskout"), scene, np.random.default_rng(0)).image
+    changed = (out != 120).any(axis=-1)
+    rows = np.nonzero(changed.any(axis=1))[0]
+    top = np.nonzero(region.mask.any(axis=1))[0].min()
+    assert rows.min() == top - margin  # grown by exactly the margin
+    assert out[top - margin - 1].max() == 120  # and no further
+
+
+def test_a_face_high_in_a_box_is_that_persons_even_when_landmarks_miss_the_head():
+    """Small people's landmarks are coarse: a face in the top 30 % of the box is theirs, so it
+    does not become a second, head-sized person on top of them."""
+    k2 = np.zeros((33, 3), np.float32)
+    k2[:, 0], k2[:, 1], k2[:, 2] = 80, 150, 0.9  # every landmark far below the face
+    person = Person(np.array([60, 40, 100, 160], np.float32), 0.9, keypoints2d=k2)
+    face = Face(np.array([74, 44, 86, 58], np.float32), 0.8)  # in the top of the box
+    low = Face(np.array([74, 120, 86, 134], np.float32), 0.8)  # at the knees: not theirs
+    assert assign_faces([person], [face]) == [] and person.faces == [face]
+    other = Person(np.array([60, 40, 100, 160], np.float32), 0.9, keypoints2d=k2.copy())
+    assert assign_faces([other], [low]) == [low] and other.faces == []
+
+
+def test_a_face_with_no_body_found_around_it_stays_a_face():
+    """issue 20: it used to become a head-sized uncertain person, a black box blinking beside
+    the stand-ins on street video; as a face, people mode still anonymizes it (a face region)."""
+    from understudy.perception.assemble import PeopleAssembler
+
+    image = np.full((H, W, 3), 120, np.uint8)
+    face = Face(np.array([70, 30, 86, 50], np.float32), 0.3)
+    no_body = PeopleAssembler(lambda img: [], pose=lambda img, box: None, segmenter=None,
+                              keypoints=lambda img, box: None)
+    assert no_body(Frame(image, "f.png"), [face]) == []
+    scene = Scene(Frame(image, "f.png"), faces=[face], target="people")
+    assert [r.kind for r in scene.regions()] == ["face"]
