@@ -13,8 +13,15 @@ if command -v apt-get >/dev/null 2>&1; then
   missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+    # apt and dpkg print progress and debconf notices even with -qq: they go to a log that
+    # is shown only if the install fails.
+    echo "understudy: installing system packages:" $missing
+    apt_log=$(mktemp)
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install \
+           -y -qq --no-install-recommends $missing; } >"$apt_log" 2>&1; then
+      cat "$apt_log" >&2; rm -f "$apt_log"; exit 1
+    fi
+    rm -f "$apt_log"
   fi
 fi
 
