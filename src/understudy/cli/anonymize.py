@@ -55,6 +55,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                              "(faces under ~12 px once downscaled are missed: the default keeps "
                              "16 px faces up to 12 MP); 0 = full resolution (slower)")
     people.add_argument("--cache-dir", help="cache perception results here (keyed by content)")
+    people.add_argument("--full-perception", action="store_true",
+                        help="run every people stage even when the method does not read it "
+                             "(blur, pixelate and maskout read no pose, so by default skip "
+                             "MediaPipe pose per person); slower, for comparison")
     stand_in = parser.add_argument_group("stand-ins (generative methods)")
     stand_in.add_argument("--attributes",
                           help='"age=30s,gender=female,...", a per-person file, or "random"')
@@ -177,7 +181,7 @@ def build_options(args: argparse.Namespace):
         min_person_size=args.min_person_size,
         exclude_regions=tuple(parse_box(b) for b in args.exclude_region),
         uncertain_threshold=args.uncertain_threshold, cache_dir=args.cache_dir,
-        face_max_side=args.face_max_side)
+        face_max_side=args.face_max_side, full=args.full_perception)
     anonymize = AnonymizeOptions(args.method, method_options, perception, variants,
                                  seed=args.seed)
     return RunOptions(args.sources, args.output, anonymize, resume=args.resume,

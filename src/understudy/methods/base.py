@@ -41,6 +41,15 @@ class Closable(Protocol):
     def close(self) -> None: ...
 
 
+# What a method may read of each person (``MethodSpec.reads``): the box, the instance mask
+# (with the face and extremities drawn into its region), and the pose (MediaPipe landmarks in
+# 2D/3D, MoveNet's COCO-17). Perception skips the per-person pose stage for a method that
+# does not read "pose" (MediaPipe pose was 56 % of a mask-out frame's time on street video).
+READS = ("boxes", "masks", "pose")
+PIXELS_READ = frozenset({"boxes", "masks"})
+EVERYTHING_READ = frozenset(READS)
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """What the registry knows about a method without importing its (maybe heavy) module."""
@@ -61,6 +70,16 @@ class MethodSpec:
     # "module:function" that turns options holding several values of one option into one
     # (output folder, options) per value, e.g. an anonymization-scale sweep; "" = no sweeps.
     sweep: str = ""
+
+    # What the method reads of a person (a subset of READS); undeclared means everything, so
+    # a new method is never given less than it needs.
+    reads: frozenset[str] = EVERYTHING_READ
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.reads) - set(READS))
+        if unknown or "boxes" not in self.reads:
+            raise ValueError(f"method {self.name!r}: reads {sorted(self.reads)} must include "
+                             f"'boxes' and be among {', '.join(READS)}")
 
     def missing(self) -> list[str]:
         """Modules this method needs that are not importable here."""

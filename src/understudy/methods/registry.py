@@ -5,20 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from understudy.errors import MissingDependency, UsageError
-from understudy.methods.base import Method, MethodSpec, build_options
+from understudy.methods.base import PIXELS_READ, Method, MethodSpec, build_options
 
 # CAMOUFLaGE's paper anonymizes the whole scene, background included (our default, person
 # mode, regenerates each person and keeps the rest bit-identical).
 PAPER_SCOPE = {"mode": "scene"}
 
+# ``reads``: the pixel baselines read boxes and masks only, so perception skips MediaPipe pose
+# for them. RefSD fits its avatar to the landmarks and CAMOUFLaGE draws them for its pose
+# ControlNet. Mask-SD and CAMOUFLaGE-Light read no landmarks but inpaint the mask's shape, and
+# the pose-free masks were measured for coverage, not for inpainting: they keep everything
+# (pose costs little beside Stable Diffusion).
 SPECS: tuple[MethodSpec, ...] = (
     MethodSpec(
         "blur", "Gaussian blur scaled to each region",
         "understudy.methods.blur:Blur",
         presets={"weak": {"strength": "weak"}, "strong": {"strength": "strong"}},
+        reads=PIXELS_READ,
     ),
-    MethodSpec("pixelate", "coarse blocks over each region", "understudy.methods.pixelate:Pixelate"),
-    MethodSpec("maskout", "solid fill of each region", "understudy.methods.maskout:MaskOut"),
+    MethodSpec("pixelate", "coarse blocks over each region", "understudy.methods.pixelate:Pixelate",
+               reads=PIXELS_READ),
+    MethodSpec("maskout", "solid fill of each region", "understudy.methods.maskout:MaskOut",
+               reads=PIXELS_READ),
     MethodSpec("camouflage", "CAMOUFLaGE-Base: ControlNet positive + IDF negative control, anonymization scale", "understudy.methods.camouflage:Camouflage", sweep="understudy.methods.camouflage:expand_sweep", presets={"paper": PAPER_SCOPE}, needs="SD 1.x weights (--model), positive ControlNets (--option controlnets=pose=...) and an IDF or tile ControlNet (--option negative_controlnet=...)", requires=("torch", "diffusers", "transformers"), weights=True),
     MethodSpec("camouflage-light", "CAMOUFLaGE-Light: SD with a trained IP-Adapter (face embedding) and T2I-Adapter (per-person attributes + keypoints)", "understudy.methods.camouflage_light:CamouflageLight", presets={"paper": PAPER_SCOPE}, needs="SD 1.x weights (--model) and adapters from `understudy train camouflage-light` (--option adapters=DIR)", requires=("torch", "diffusers", "transformers"), weights=True),
     MethodSpec("refsd", "RefSD: inpaint the person, fit and render a dressed anny avatar, refine with SD img2img (render mode without weights)", "understudy.methods.refsd:RefSD", targets=("people",), needs="anny body model, pyrender on EGL, MediaPipe landmarks; SD 1.x weights (--model) for stage 3", requires=("torch", "anny", "pyrender", "trimesh", "cv2"),

@@ -18,7 +18,7 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.pose import HEAD_LANDMARKS, PoseEstimate, centred_in
 from understudy.perception.residual import ResidualOptions, find_leftovers
-from understudy.regions import clip_box, head_box, int_box, mask_bbox
+from understudy.regions import clip_box, dilate, head_box, int_box, mask_bbox
 from understudy.scene import Face, Frame, Person
 
 # Selfie segmentation counts a little less than a person's own pose mask when two people
@@ -42,6 +42,24 @@ RESIDUAL_SCORE = 0.3
 RESIDUAL_POSE_SHARE = 0.4
 # A weak detection is a residual blob's witness when their boxes overlap this much.
 RESIDUAL_WITNESS_IOU = 0.3
+# Without pose (a method that reads none): each person's crop, their box grown by this share
+# on every side (as the pose crop is), is segmented on its own, padded to a square so a
+# walker is not stretched into the model's 256x256 input.
+CROP_MARGIN = 0.15
+# A crop's segmentation claims a pixel above this probability (the pose mask: above
+# ``mask_threshold``, 0.5).
+SEGMENT_THRESHOLD = 0.5
+# A pose-free mask grows by this share of the person's height into pixels nobody owns. The
+# pose mask and the limbs drawn from its landmarks reach further at the feet and hands: on 10
+# street frames and the 13 labelled photos, the pose-free masks left 5.3 % of the pose run's
+# filled pixels unfilled; grown by 3 %, 1.6 %; by 5 %, 0.2 % (worst person 4 %, a footballer's
+# boot), for 12 % more pixels filled. MoveNet keypoints on each crop changed nothing then.
+SEGMENT_GROWTH = 0.05
+# A pose-free mask filling less of its person's box than this is not trusted: the box is used
+# (fail closed). Without landmarks nothing draws the limbs such a thin mask misses: on the
+# street clip a walker cut by the frame edge had a mask of 1 % of their box and was left
+# visible, where the pose run's landmarks covered them. Median fill of a walker: 0.46.
+MIN_SEGMENT_FILL = 0.2
 
 
 class PoseEstimator(Protocol):
@@ -66,6 +84,11 @@ class AssemblyOptions:
     residual: ResidualOptions | None = field(default_factory=ResidualOptions)  # None: off
     # Detections scoring below this with no pose, face, keypoints or mask are dropped.
     min_lone_score: float = 0.35
+    # MediaPipe pose on every detected person (landmarks, and the pose crop's mask). False
+    # when the method reads no pose: each mask then comes from selfie segmentation on the
+    # person's own crop, and pose still runs where it is the evidence that someone is there
+    # (a weak lone detection, a face seed, a residual blob), so nobody covered before is lost.
+    pose_people: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.mask_threshold < 1:
@@ -78,6 +101,8 @@ class AssemblyOptions:
 class _Candidate:
     person: Person
     pose: PoseEstimate | None = None
+    # Without pose: person probability over a crop, (x0, y0, x1, y1) and (y1-y0, x1-x0).
+    segment: tuple[tuple[int, int, int, int], np.ndarray] | None = None
     seeded: bool = False
     evidence: list[str] = field(default_factory=list)
 
@@ -113,7 +138,10 @@ class PeopleAssembler:
         size = image.shape[:2]
         cands = [_Candidate(p) for p in self.detector(image)]
         for c in cands:
-            self._add_pose(image, c)
+            if self.options.pose_people or self._weak_alone(c):
+                self._add_pose(image, c)
+            if not self.options.pose_people and c.pose is None:
+                self._add_segment(image, c)
         # One whole-frame segmentation serves the masks and the residual guard.
         selfie = self.segmenter(image) if self.segmenter is not None else None
         unclaimed = assign_faces([c.person for c in cands], faces)
@@ -141,9 +169,13 @@ class PeopleAssembler:
 
         One detector's low score alone (the COCO SSD gave 0.2-0.33 to textures in a stadium
         crowd) would become a solid black box; with any other evidence it stays, uncertain."""
+        return self._weak_alone(cand) and cand.pose is None and not cand.person.faces
+
+    def _weak_alone(self, cand: _Candidate) -> bool:
+        """A low score with no mask or keypoints: only a pose can vouch for this box."""
         p = cand.person
-        return (p.score < self.options.min_lone_score and cand.pose is None and not p.faces
-                and p.mask is None and p.keypoints_coco17 is None)
+        return (p.score < self.options.min_lone_score and p.mask is None
+                and p.keypoints_coco17 is None)
 
     def _residuals(self, image: np.ndarray, cands: list[_Candidate], selfie: np.ndarray,
                    weak: list[Person]) -> list[_Candidate]:
@@ -210,6 +242,34 @@ class PeopleAssembler:
             person.keypoints2d, person.keypoints3d = est.keypoints2d, est.keypoints3d
             person.keypoint_format = "mediapipe33"
 
+    def _add_segment(self, image: np.ndarray, cand: _Candidate) -> None:
+        """The pose-free mask source: selfie segmentation on the person's own square crop.
+
+        The whole-frame segmentation sees a 60-120 px walker at a quarter of the model's
+        resolution and misses much of them; on their own crop it sees them at full size."""
+        import cv2
+
+        person = cand.person
+        if self.segmenter is None or person.mask is not None:
+            return
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = [float(v) for v in person.box]
+        full = int(np.ceil(max(x1 - x0, y1 - y0) * (1 + 2 * CROP_MARGIN)))
+        left = int(np.floor((x0 + x1 - full) / 2))
+        top = int(np.floor((y0 + y1 - full) / 2))
+        cx0, cy0 = max(left, 0), max(top, 0)
+        cx1, cy1 = min(left + full, w), min(top + full, h)
+        if cx1 - cx0 < 8 or cy1 - cy0 < 8:
+            return
+        # The part cut by the frame edge is padded, so the person keeps their proportions.
+        view = np.zeros((full, full, 3), np.uint8)
+        oy, ox = cy0 - top, cx0 - left
+        view[oy:oy + cy1 - cy0, ox:ox + cx1 - cx0] = image[cy0:cy1, cx0:cx1]
+        prob = self.segmenter(view)
+        if prob.shape != (full, full):
+            prob = cv2.resize(prob, (full, full), interpolation=cv2.INTER_LINEAR)
+        cand.segment = ((cx0, cy0, cx1, cy1), prob[oy:oy + cy1 - cy0, ox:ox + cx1 - cx0])
+
     def _seed(self, image: np.ndarray, face: Face, size: tuple[int, int]) -> _Candidate:
         """A person around a face nobody claimed: pose on a body-sized crop below the face."""
         x0, y0, x1, y1 = [float(v) for v in face.box]
@@ -245,6 +305,7 @@ class PeopleAssembler:
         # Work inside the union of all boxes and crops only: the rest belongs to nobody.
         extents = [int_box(c.person.box, (h, w)) for c in cands]
         extents += [c.pose.crop for c in cands if c.pose is not None]
+        extents += [c.segment[0] for c in cands if c.segment is not None]
         extents += [mask_bbox(c.person.mask) or (0, 0, 0, 0) for c in cands
                     if c.person.mask is not None]
         ox0, oy0 = min(e[0] for e in extents), min(e[1] for e in extents)
@@ -263,13 +324,19 @@ class PeopleAssembler:
                 x0, y0, x1, y1 = c.pose.crop
                 strength[i, y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0] = c.pose.mask
                 claim[i, y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0] = c.pose.mask > thr
+            elif c.segment is not None:
+                # The crop's segmentation is not one person's (a neighbour in the crop is
+                # person too): it weakens away from the box, so the neighbour's own wins.
+                (x0, y0, x1, y1), s = c.segment
+                sl = (i, slice(y0 - oy0, y1 - oy0), slice(x0 - ox0, x1 - ox0))
+                d = _box_distance(int_box(p.box, (h, w)), c.segment[0])
+                # Kept above 0 where claimed: a pixel only this person claims stays theirs.
+                strength[sl] = np.maximum(s * (1.0 - SELFIE_EDGE_FALLOFF * d), 0.01)
+                claim[sl] = s > SEGMENT_THRESHOLD
             bx0, by0, bx1, by1 = int_box(p.box, (h, w))
             if selfie is not None and bx1 > bx0 and by1 > by0:
                 s = selfie[by0:by1, bx0:bx1]
-                # Chebyshev distance from the box centre, 0 at the centre and 1 at the edge.
-                dx = np.abs(np.arange(bx0, bx1) + 0.5 - (bx0 + bx1) / 2) / max((bx1 - bx0) / 2, 1)
-                dy = np.abs(np.arange(by0, by1) + 0.5 - (by0 + by1) / 2) / max((by1 - by0) / 2, 1)
-                d = np.maximum(dy[:, None], dx[None, :])
+                d = _box_distance((bx0, by0, bx1, by1), (bx0, by0, bx1, by1))
                 sl = (i, slice(by0 - oy0, by1 - oy0), slice(bx0 - ox0, bx1 - ox0))
                 np.maximum(strength[sl], s * (SELFIE_WEIGHT - SELFIE_EDGE_FALLOFF * d),
                            out=strength[sl])
@@ -286,6 +353,7 @@ class PeopleAssembler:
             p.mask = mask
             # The box covers the whole mask (a seeded person's box starts as their head).
             p.box = clip_box(_union(p.box, np.array(mask_bbox(mask), np.float32)), (h, w))
+        _grow_segments(cands, (h, w))
 
 
 def assign_faces(people: list[Person], faces: Sequence[Face]) -> list[Face]:
@@ -390,6 +458,41 @@ def _pose_share(pose: PoseEstimate, blob: np.ndarray, threshold: float) -> float
     x0, y0, x1, y1 = pose.crop
     inside = blob[y0:y1, x0:x1] & (pose.mask > threshold)
     return float(inside.sum()) / max(int(blob.sum()), 1)
+
+
+def _grow_segments(cands: list[_Candidate], size: tuple[int, int]) -> None:
+    """Grow each pose-free mask by ``SEGMENT_GROWTH`` of its person's height into pixels no
+    one owns, so a pixel still belongs to one person; a mask filling under
+    ``MIN_SEGMENT_FILL`` of the box gives way to the box."""
+    grown = [c for c in cands if c.segment is not None and c.person.mask is not None]
+    if not grown:
+        return
+    owned = np.zeros(size, bool)
+    for c in cands:
+        if c.person.mask is not None:
+            owned |= c.person.mask
+    for c in grown:
+        p = c.person
+        x0, y0, x1, y1 = int_box(p.box, size)
+        if p.mask[y0:y1, x0:x1].sum() < MIN_SEGMENT_FILL * max((x1 - x0) * (y1 - y0), 1):
+            p.mask = None  # fail closed: the region is the box
+            continue
+        height = float(p.box[3] - p.box[1])
+        extra = dilate(p.mask, max(2, int(round(SEGMENT_GROWTH * height)))) & ~owned
+        p.mask = p.mask | extra
+        owned |= extra
+        p.box = clip_box(_union(p.box, np.array(mask_bbox(p.mask), np.float32)), size)
+
+
+def _box_distance(box: tuple[int, int, int, int], area: tuple[int, int, int, int]
+                  ) -> np.ndarray:
+    """Over the pixels of ``area``: Chebyshev distance from ``box``'s centre in half-sides of
+    the box, 0 at the centre and 1 on its edge (more outside it)."""
+    x0, y0, x1, y1 = [float(v) for v in box]
+    ax0, ay0, ax1, ay1 = area
+    dx = np.abs(np.arange(ax0, ax1) + 0.5 - (x0 + x1) / 2) / max((x1 - x0) / 2, 1)
+    dy = np.abs(np.arange(ay0, ay1) + 0.5 - (y0 + y1) / 2) / max((y1 - y0) / 2, 1)
+    return np.maximum(dy[:, None], dx[None, :]).astype(np.float32)
 
 
 def _box_mask(box: np.ndarray, size: tuple[int, int]) -> np.ndarray:

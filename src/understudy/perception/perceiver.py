@@ -81,6 +81,9 @@ class PerceptionOptions:
     # YuNet's small-face search runs at this long side at most (0: full size); CenterFace at
     # min(this, CENTERFACE_SIDE). FACE_MAX_SIDE by default since issue 18.
     face_max_side: int = FACE_MAX_SIDE
+    # Run every people stage whatever the method reads (``MethodSpec.reads``): by default a
+    # method that reads no pose (blur, pixelate, mask-out) gets no per-person MediaPipe pose.
+    full: bool = False
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -203,12 +206,16 @@ class Perceiver:
 
 def build_perceiver(options: PerceptionOptions,
                     face_detector: Callable[[], FaceDetector] | None = None,
-                    people_detector: Callable[[], PeopleDetector] | None = None) -> Perceiver:
+                    people_detector: Callable[[], PeopleDetector] | None = None,
+                    reads: Iterable[str] = ("boxes", "masks", "pose")) -> Perceiver:
     """The default perceiver for ``options``, with the models that ship offline.
 
     ``people_detector`` replaces the SSDLite box detector (MediaPipe still adds pose and
     masks); ``options.annotations`` replaces detection with the people of a COCO file
     (MediaPipe adds pose to them; their boxes, masks and ids stay the annotation's).
+    ``reads`` is what the method reads of a person (``MethodSpec.reads``): without "pose",
+    detected people get no MediaPipe pose (unless ``options.full``). Annotated people keep
+    it: their few landmarks place the face and hands the annotation's mask may miss.
     """
     faces = face_detector() if face_detector is not None else default_face_detector(
         options.face_max_side)
@@ -224,7 +231,8 @@ def build_perceiver(options: PerceptionOptions,
                                 pose=MediaPipePose())
         else:
             people = default_people_stage(people_detector() if people_detector else None,
-                                          options.cache_dir)
+                                          options.cache_dir,
+                                          pose_people=options.full or "pose" in set(reads))
     cache = None
     if options.cache_dir:
         from understudy.perception.cache import PerceptionCache
@@ -251,10 +259,11 @@ def default_face_detector(max_side: int = FACE_MAX_SIDE) -> FaceDetector:
 
 
 def default_people_stage(detector: PeopleDetector | None = None,
-                         cache_dir: str | None = None) -> PeopleStage:
+                         cache_dir: str | None = None, pose_people: bool = True) -> PeopleStage:
     """Fused boxes (or ``detector``'s), MediaPipe pose and masks, selfie segmentation, and
-    the residual-person guard."""
-    from understudy.perception.assemble import PeopleAssembler
+    the residual-person guard. ``pose_people=False``: no pose per detected person, masks
+    from selfie segmentation on each person's crop (see ``AssemblyOptions.pose_people``)."""
+    from understudy.perception.assemble import AssemblyOptions, PeopleAssembler
     from understudy.perception.pose import MediaPipePose
     from understudy.perception.segmentation import SelfieSegmenter
 
@@ -267,7 +276,7 @@ def default_people_stage(detector: PeopleDetector | None = None,
     # is enough to take their keypoints.
     crop_keypoints = MoveNetPeople(MoveNetOptions(input_side=256, threshold=0.1)).keypoints_in
     return PeopleAssembler(detector, MediaPipePose(), SelfieSegmenter(),
-                           keypoints=crop_keypoints)
+                           AssemblyOptions(pose_people=pose_people), keypoints=crop_keypoints)
 
 
 def default_people_detector(cache_dir: str | None = None) -> PeopleDetector:

@@ -56,7 +56,15 @@ class Anonymizer:
                                                   **{**options.method_options, **overrides}))
                              for suffix, overrides in options.variants]
         self.method = self.variants[0][1]
-        self.perceiver = perceiver if perceiver is not None else build_perceiver(options.perception)
+        if perceiver is None:
+            from understudy.methods.base import EVERYTHING_READ
+            from understudy.methods.registry import get_spec
+
+            # Perception skips what the method does not read (pose for the pixel baselines);
+            # a method object given here may read anything, so it gets everything.
+            reads = get_spec(options.method).reads if method is None else EVERYTHING_READ
+            perceiver = build_perceiver(options.perception, reads=reads)
+        self.perceiver = perceiver
 
     def close(self) -> None:
         """Release what the methods hold beyond memory (RefSD's OpenGL context)."""
