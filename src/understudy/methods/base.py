@@ -41,6 +41,18 @@ class Closable(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class FollowsVideo(Protocol):
+    """A method that carries something from one frame of a video to the next (RefSD: the
+    clean background plate and each track's light). ``Anonymizer.stream`` calls
+    ``begin_video()`` before a video's first frame and ``end_video()`` after its last, so
+    nothing carries over from one video to another or into photos."""
+
+    def begin_video(self) -> None: ...
+
+    def end_video(self) -> None: ...
+
+
 # What a method may read of each person (``MethodSpec.reads``): the box, the instance mask
 # (with the face and extremities drawn into its region), and the pose (MediaPipe landmarks in
 # 2D/3D, MoveNet's COCO-17). Perception skips the per-person pose stage for a method that

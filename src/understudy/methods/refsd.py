@@ -21,7 +21,7 @@ reported ``failed`` and the fail-closed guard masks them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,9 @@ READ_MARGIN = 2  # the inpainting reads from beyond this many margins of each pe
 RENDER_NOTE = ("refsd: render mode (no diffusion weights given with --model): avatars are "
                "rendered and composited without Stable Diffusion refinement")
 STAGES = ("inpaint", "fit", "render", "refine")
+# In video, a track's surrounding colour (which sets its light) moves this share of the way
+# to each new frame's: the stand-in's light follows the scene without flickering.
+LIGHT_FOLLOW = 0.3
 
 
 @dataclass
@@ -58,6 +61,9 @@ class RefSDOptions(DiffusionOptions):
     anny_cache: str | None = None  # anny's model cache (default ~/.cache/understudy/anny)
     seed_offset: int = 0
     batch_size: int = 1  # stage 3: people refined in one pipeline call (--batch-size)
+    # Video: fill each hole from the clean background seen in other frames where the camera
+    # is still (render/plate.py), inpainting only what was never seen.
+    plate: bool = True
 
     def __post_init__(self) -> None:
         if self.margin is not None and self.margin < 0:
@@ -95,6 +101,24 @@ class RefSDOptions(DiffusionOptions):
         return "refined" if self.model else "render"
 
 
+@dataclass
+class VideoMemory:
+    """What RefSD carries along one video, from ``begin_video`` to ``end_video``."""
+
+    plate: Any = None  # a render.plate.BackgroundPlate, or None (off, or photos)
+    colours: dict[int, np.ndarray] = field(default_factory=dict)  # track -> smoothed colour
+
+    def steady_colour(self, track_id: int | None, colour: np.ndarray | None
+                      ) -> np.ndarray | None:
+        """The track's surrounding colour, smoothed along the track."""
+        if track_id is None or colour is None:
+            return colour
+        last = self.colours.get(track_id)
+        steady = colour if last is None else last + LIGHT_FOLLOW * (colour - last)
+        self.colours[track_id] = steady
+        return steady
+
+
 class RefSD:
     name = "refsd"
 
@@ -119,6 +143,7 @@ class RefSD:
         self.stages: dict[str, np.ndarray] = {}
         self.timings: dict[str, float] = {s: 0.0 for s in STAGES}  # seconds, summed
         self.people_done = 0
+        self._video: VideoMemory | None = None  # set between begin_video and end_video
 
     @property
     def body(self) -> Any:
@@ -141,6 +166,14 @@ class RefSD:
             self._renderer.close()
             self._renderer = None
 
+    def begin_video(self) -> None:
+        from understudy.render.plate import BackgroundPlate
+
+        self._video = VideoMemory(BackgroundPlate() if self.options.plate else None)
+
+    def end_video(self) -> None:
+        self._video = None
+
     def margin_for(self, mask: np.ndarray) -> int:
         if self.options.margin is not None:
             return int(self.options.margin)
@@ -153,7 +186,8 @@ class RefSD:
             vertex_colors, vertex_regions
         from understudy.body.fit import fit_bodies
         from understudy.body.phenotype import phenotype_for
-        from understudy.render.composite import composite, estimate_light, match_light, ring
+        from understudy.render.composite import composite, light_for, match_light_to, ring, \
+            surroundings_colour
         from understudy.render.offscreen import Camera, vertex_normals
         from understudy.render.silhouette import best_growth
 
@@ -177,7 +211,13 @@ class RefSD:
         base_seed = int(rng.integers(2**31 - 1)) + self.options.seed_offset
 
         t = time.perf_counter()
-        background = self.inpainter(image, hole, base_seed, parts=allowed, unread=unread)
+        source, from_plate = image, np.zeros_like(hole)
+        if self._video is not None and self._video.plate is not None:
+            covered = hole | unread
+            self._video.plate.observe(image, covered, scene.frame.index)
+            source, from_plate = self._video.plate.fill(image, hole, covered, scene.frame.index)
+        background = self.inpainter(source, hole & ~from_plate, base_seed, parts=allowed,
+                                    unread=unread)
         self.timings["inpaint"] += time.perf_counter() - t
 
         records: list[RegionResult | None] = [None] * len(regions)
@@ -234,7 +274,10 @@ class RefSD:
                 # Light from beyond the band the inpainting does not read either: a
                 # person's missed edge must not tint their stand-in.
                 around = ring(dilate(allowed[i], self.margin_for(region.mask)), 12)
-                light = estimate_light(background, around)
+                colour = surroundings_colour(background, around)
+                if self._video is not None:
+                    colour = self._video.steady_colour(region.track_id, colour)
+                light = light_for(colour)
                 layer = self.renderer.render(verts, faces, colors, camera, crop, light)
                 # Clothes as loose as the person's outline asks (render/silhouette.py).
                 x0, y0, x1, y1 = crop
@@ -247,7 +290,7 @@ class RefSD:
                     moved = (labels != SKIN) & (labels != EYES) if grow > 0 else labels >= 0
                     verts = verts + normals * (loose * moved)[:, None].astype(np.float32)
                     layer = self.renderer.render(verts, faces, colors, camera, crop, light)
-                layer = match_light(layer, background[around])
+                layer = match_light_to(layer, colour)
             except Exception as exc:  # noqa: BLE001 - one person's failure is masked, not fatal
                 records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
                                           f"refsd render failed: {type(exc).__name__}: {exc}"[:300],
@@ -291,6 +334,9 @@ class RefSD:
                 "margin_px": self.margin_for(region.mask),
                 "inpaint": self.options.inpaint,
             }
+            if self._video is not None and self._video.plate is not None:
+                # Share of the removed region filled with background seen in other frames.
+                audit["plate_share"] = round(float(from_plate[allowed[i]].mean()), 3)
             if self.refiner is not None:
                 audit["prompt"] = data["attrs"].prompt(data["outfit"].describe())
             records[i] = RegionResult(region.kind, region.box, region.score, Outcome.REPLACED,

@@ -30,18 +30,30 @@ def ring(mask: np.ndarray, width: int) -> np.ndarray:
     return dilate(mask, width) & ~mask
 
 
-def estimate_light(image: np.ndarray, around: np.ndarray) -> Light:
-    """A light for the render from the pixels ``around`` a person (an (H, W) bool mask)."""
-    pixels = image[around].astype(np.float32) / 255.0 if around.any() else None
-    if pixels is None or len(pixels) < 16:
+def surroundings_colour(image: np.ndarray, around: np.ndarray) -> np.ndarray | None:
+    """The mean RGB (0-255) of the pixels ``around`` a person (an (H, W) bool mask), or None
+    when there are too few to say. In video, RefSD smooths it along the person's track."""
+    if int(around.sum()) < 16:
+        return None
+    return image[around].astype(np.float32).mean(axis=0)
+
+
+def light_for(colour: np.ndarray | None) -> Light:
+    """A light for the render from the mean colour around a person (None: the default)."""
+    if colour is None:
         return Light()
-    mean = pixels.mean(axis=0)
+    mean = np.asarray(colour, np.float32) / 255.0
     level = float(mean.mean())
     tint = mean / max(level, 1e-3)
     tint = tuple(float(c) for c in np.clip(0.75 + 0.25 * tint, 0.6, 1.3))
     # Brighter scenes: more key light; dark scenes keep some ambient so the body reads.
     ambient = tuple(float(np.clip(0.18 + 0.35 * level, 0.15, 0.55) * c) for c in tint)
     return Light(ambient=ambient, key_color=tint, key_intensity=float(1.2 + 2.8 * level))
+
+
+def estimate_light(image: np.ndarray, around: np.ndarray) -> Light:
+    """A light for the render from the pixels ``around`` a person (an (H, W) bool mask)."""
+    return light_for(surroundings_colour(image, around))
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -52,11 +64,18 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 def match_light(layer: Layer, surroundings: np.ndarray) -> Layer:
     """Scale the layer's colours so its mean luminance moves towards ``surroundings``
     ((N, 3) uint8 pixels around the person)."""
+    if len(surroundings) < 16:
+        return layer
+    return match_light_to(layer, surroundings.astype(np.float32).mean(axis=0))
+
+
+def match_light_to(layer: Layer, colour: np.ndarray | None) -> Layer:
+    """``match_light`` for a mean surrounding colour (0-255; None leaves the layer)."""
     inside = layer.alpha > 0.5
-    if not inside.any() or len(surroundings) < 16:
+    if colour is None or not inside.any():
         return layer
     own = float(luminance(layer.rgb[inside]).mean())
-    target = float(luminance(surroundings).mean())
+    target = float(luminance(np.asarray(colour, np.float32)))
     gain = (max(target, 1.0) / max(own, 1.0)) ** MATCH_STRENGTH
     gain = float(np.clip(gain, *GAIN_LIMITS))
     rgb = np.clip(layer.rgb.astype(np.float32) * gain, 0, 255).astype(np.uint8)

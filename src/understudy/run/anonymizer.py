@@ -103,6 +103,17 @@ class Anonymizer:
 
     def stream(self, frames: Iterable[Frame], method: Method | None = None
                ) -> Iterator[tuple[Scene, Result]]:
-        """Frames of one video, in order: perception may track people across them."""
-        for scene in self.perceiver.perceive_stream(frames):
-            yield scene, self.apply(scene, method)
+        """Frames of one video, in order: perception may track people across them, and a
+        method that follows the video (``FollowsVideo``) keeps what it learns until the end."""
+        from understudy.methods.base import FollowsVideo
+
+        method = method or self.method
+        follows = isinstance(method, FollowsVideo)
+        if follows:
+            method.begin_video()
+        try:
+            for scene in self.perceiver.perceive_stream(frames):
+                yield scene, self.apply(scene, method)
+        finally:
+            if follows:
+                method.end_video()
