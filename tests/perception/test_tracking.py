@@ -210,3 +210,57 @@ def test_landmarks_are_smoothed_along_the_track_from_measured_frames_only():
     off = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(
         [posed_scene(t, True) for t in range(3)]))
     assert off[1].people[0].keypoints2d[0, 1] == pytest.approx(20.0)
+
+
+def edge_scene(t, last_seen=5, size=(100, 200), enter=False):
+    """A walker moving 8 px a frame: out through the right edge (detected until
+    ``last_seen``) or, with ``enter``, in through the left edge (detected from frame 4)."""
+    h, w = size
+    frame = Frame(np.zeros((*size, 3), np.uint8), "v.mp4", t)
+    x = (w - 60 + 8 * t) if not enter else (-20 + 8 * (t - 4))
+    box = np.array([max(x, 0), 20, min(x + 20, w), 80], np.float32)
+    seen = t <= last_seen if not enter else t >= 4
+    if not seen or box[2] - box[0] < 2:
+        return Scene(frame, people=[], target="people"), box
+    mask = np.zeros(size, bool)
+    mask[20:80, int(box[0]):int(box[2])] = True
+    k2 = np.zeros((33, 3), np.float32)
+    k2[:, 0], k2[:, 1], k2[:, 2] = x + 10, 50, 1.0
+    return Scene(frame, people=[Person(box, 0.9, mask=mask, keypoints2d=k2)],
+                 target="people"), box
+
+
+def test_a_walker_leaving_through_the_edge_is_carried_while_in_view():
+    """Detectors lose a person at the edge while a sliver is still in view (vtest frame 522:
+    11 px of a walker, three frames after his last detection): the track is carried out at
+    its speed, for as long as any of the box is in view, and no further."""
+    truth = {t: edge_scene(t)[1] for t in range(12)}
+    scenes = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(
+        edge_scene(t)[0] for t in range(12)))
+    for t in range(6, 12):
+        visible = truth[t][2] - truth[t][0] >= 2
+        people = scenes[t].people
+        assert bool(people) == visible, (t, [p.box for p in people])
+        if visible:
+            (p,) = people
+            assert p.interpolated and p.box[0] <= truth[t][0] + 1 and p.box[2] == 200
+            assert p.mask[50, int(truth[t][0]) + 1]  # the sliver in view is masked
+            assert abs(p.keypoints2d[0, 0] - (truth[t][0] + 10)) < 1.5  # moved along
+
+
+def test_a_walker_entering_is_covered_before_the_first_detection():
+    truth = {t: edge_scene(t, enter=True)[1] for t in range(10)}
+    scenes = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(
+        edge_scene(t, enter=True)[0] for t in range(10)))
+    for t in range(4):
+        visible = truth[t][2] - truth[t][0] >= 2
+        assert bool(scenes[t].people) == visible, t
+        if visible:
+            assert scenes[t].people[0].box[0] == 0
+            assert scenes[t].people[0].box[2] >= truth[t][2] - 1
+
+
+def test_a_track_ending_inside_the_frame_is_not_carried():
+    scenes = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(
+        moving_scene(t, t < 5) for t in range(10)))
+    assert all(not s.people for s in scenes[5:])
