@@ -264,3 +264,24 @@ def test_a_track_ending_inside_the_frame_is_not_carried():
     scenes = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(
         moving_scene(t, t < 5) for t in range(10)))
     assert all(not s.people for s in scenes[5:])
+
+
+def test_a_track_gone_through_the_edge_does_not_jump_to_a_newcomer():
+    """vtest frames 500-529: the track of a man who left on the right was given to a walker
+    who appeared 70 px inside the frame three frames later; his mask was interpolated onto
+    that walker's path and he was left visible on the frames between."""
+    def scene(t):
+        s, _ = edge_scene(t)
+        if t >= 8:  # someone else, inside the frame, walking the other way
+            x = 150 - 4 * (t - 8)
+            mask = np.zeros((100, 200), bool)
+            mask[30:90, x:x + 20] = True
+            s.people.append(Person(np.array([x, 30, x + 20, 90], np.float32), 0.9, mask=mask))
+        return s
+
+    scenes = list(Tracker(TrackingOptions(max_gap=5, hold=0)).run(scene(t) for t in range(14)))
+    walker = {p.track_id for s in scenes[:6] for p in s.people}
+    newcomer = {p.track_id for s in scenes[8:] for p in s.people if p.box[0] < 160}
+    assert len(walker) == 1 and not walker & newcomer
+    # And nothing is interpolated between the two on the frames in between.
+    assert all(p.box[0] >= 180 or not p.interpolated for s in scenes[6:8] for p in s.people)

@@ -114,3 +114,29 @@ def test_the_light_follows_the_track_smoothly():
     # Another track and a person with no track are their own.
     assert np.array_equal(memory.steady_colour(8, bright), bright)
     assert np.array_equal(memory.steady_colour(None, bright), bright)
+
+
+def test_a_track_keeps_its_body_where_this_frames_landmarks_cannot_place_one():
+    """A walker carried out through the frame's edge has most landmarks outside it; the fit
+    cannot place a camera, and the body of the track's last fitted frame, moved with the
+    landmarks, stands in (vtest frame 522: a black sliver after a stand-in before)."""
+    from understudy.body.fit import BodyFit
+    from understudy.methods.refsd import FIT_REUSE_FRAMES, VideoMemory
+
+    def person(x: float) -> Person:
+        k2 = np.zeros((33, 3), np.float32)
+        k2[:, 0], k2[:, 1], k2[:, 2] = x, 50.0, 1.0
+        return Person(np.array([x - 10, 0, x + 10, 100], np.float32), 0.9, keypoints2d=k2)
+
+    fit = BodyFit(vertices=np.zeros((4, 3), np.float32), rest_vertices=np.zeros((4, 3)),
+                  rest_heads=np.zeros((2, 3)), keypoints2d=np.zeros((21, 2), np.float32),
+                  error_px=1.0, depth=5.0)
+    memory = VideoMemory()
+    memory.remember_fit(3, 5, fit, person(100.0))
+    moved = memory.reuse_fit(3, 7, person(130.0), focal=1000.0)
+    assert moved is not None
+    np.testing.assert_allclose(moved.vertices[:, 0], 30.0 * 5.0 / 1000.0, atol=1e-6)
+    np.testing.assert_allclose(moved.keypoints2d[:, 0], 30.0)
+    assert memory.reuse_fit(3, 5 + FIT_REUSE_FRAMES + 1, person(130.0), 1000.0) is None
+    assert memory.reuse_fit(4, 7, person(130.0), 1000.0) is None  # another track
+    assert memory.reuse_fit(None, 7, person(130.0), 1000.0) is None

@@ -40,6 +40,11 @@ STAGES = ("inpaint", "fit", "render", "refine")
 # In video, a track's surrounding colour (which sets its light) moves this share of the way
 # to each new frame's: the stand-in's light follows the scene without flickering.
 LIGHT_FOLLOW = 0.3
+# In video, a person whose landmarks cannot place a body this frame (walking out through the
+# frame's edge, most landmarks outside it) keeps the body fitted on their track's last frame
+# that could, at most this many frames ago, moved with their landmarks: a stand-in that walks
+# out of view instead of a black sliver blinking in after it (issue 20).
+FIT_REUSE_FRAMES = 10
 
 
 @dataclass
@@ -107,6 +112,8 @@ class VideoMemory:
 
     plate: Any = None  # a render.plate.BackgroundPlate, or None (off, or photos)
     colours: dict[int, np.ndarray] = field(default_factory=dict)  # track -> smoothed colour
+    # track -> (frame, fitted body, median landmark position in the image)
+    fits: dict[int, tuple[int, Any, np.ndarray]] = field(default_factory=dict)
 
     def steady_colour(self, track_id: int | None, colour: np.ndarray | None
                       ) -> np.ndarray | None:
@@ -117,6 +124,28 @@ class VideoMemory:
         steady = colour if last is None else last + LIGHT_FOLLOW * (colour - last)
         self.colours[track_id] = steady
         return steady
+
+    def remember_fit(self, track_id: int | None, frame: int, fit: Any,
+                     person: Person | None) -> None:
+        centre = _landmark_centre(person)
+        if track_id is not None and centre is not None:
+            self.fits[track_id] = (frame, fit, centre)
+
+    def reuse_fit(self, track_id: int | None, frame: int, person: Person | None,
+                  focal: float) -> Any:
+        """The track's last fitted body moved to where this frame's landmarks are, or None
+        (no track, no recent fit, no landmarks to say where they went)."""
+        from dataclasses import replace as replaced
+
+        last = self.fits.get(track_id) if track_id is not None else None
+        centre = _landmark_centre(person)
+        if last is None or centre is None or not 0 < frame - last[0] <= FIT_REUSE_FRAMES:
+            return None
+        _, fit, then = last
+        dx, dy = (centre - then) * fit.depth / focal  # px -> metres at the body
+        shift = np.array([dx, dy, 0.0], np.float32)
+        return replaced(fit, vertices=fit.vertices + shift,
+                        keypoints2d=fit.keypoints2d + (centre - then).astype(np.float32))
 
 
 class RefSD:
@@ -258,6 +287,13 @@ class RefSD:
         info: dict[int, dict[str, Any]] = {}
         for (i, attrs, pheno, outfit, seed), fit, entry in zip(todo, fits, entries):
             region = regions[i]
+            if isinstance(fit, str) and self._video is not None:
+                reused = self._video.reuse_fit(region.track_id, scene.frame.index,
+                                               region.person, camera.focal)
+                if reused is not None:
+                    fit, entry = reused, dict(entry, source="track-fit")
+            elif self._video is not None:
+                self._video.remember_fit(region.track_id, scene.frame.index, fit, region.person)
             if isinstance(fit, str):
                 reason = entry.get("problem", fit)
                 records[i] = RegionResult(region.kind, region.box, region.score, Outcome.FAILED,
@@ -412,6 +448,14 @@ def _silhouette(region: Any) -> np.ndarray:
 def _height(mask: np.ndarray) -> int:
     bounds = mask_bbox(mask)
     return 0 if bounds is None else bounds[3] - bounds[1]
+
+
+def _landmark_centre(person: Person | None) -> np.ndarray | None:
+    """The median image position of a person's 2D landmarks (seen or not: a person carried
+    out through the frame's edge has them moved along, outside the frame)."""
+    if person is None or person.keypoints2d is None:
+        return None
+    return np.median(np.asarray(person.keypoints2d, np.float32)[:, :2], axis=0)
 
 
 def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, float],

@@ -112,8 +112,8 @@ class Tracker:
         buffer: deque[tuple[int, Scene]] = deque()
         n = -1
         for n, scene in enumerate(scenes):
-            self._associate(n, scene.people, tracks["person"], "person")
-            self._associate(n, scene.faces, tracks["face"], "face")
+            self._associate(n, scene.people, tracks["person"], "person", scene.frame.size)
+            self._associate(n, scene.faces, tracks["face"], "face", scene.frame.size)
             buffer.append((n, scene))
             while buffer and buffer[0][0] <= n - delay:
                 t, old = buffer.popleft()
@@ -130,11 +130,26 @@ class Tracker:
             t, old = buffer.popleft()
             yield self._fill(t, old, tracks, n)
 
-    def _associate(self, n: int, items: list, tracks: list[_Track], kind: str) -> None:
+    def _associate(self, n: int, items: list, tracks: list[_Track], kind: str,
+                   size: tuple[int, int]) -> None:
         live = [tr for tr in tracks if n - tr.last <= self.options.max_gap + 1]
+        # A person who walked out through the edge is only where their carried box is: a
+        # newcomer elsewhere is someone else (on a street clip the track of a man who left on
+        # the right jumped to a walker 70 px inside the frame, and his mask went with it).
+        gone = {}
+        if kind == "person":
+            for j, tr in enumerate(live):
+                if n - tr.last > 1 and _edge_motion(tr, tr.last, True, size) is not None:
+                    carried = _through_edge(tr, tr.last, n, size)
+                    gone[j] = None if carried is None else carried.box
         pairs = []
         for i, item in enumerate(items):
             for j, tr in enumerate(live):
+                if j in gone:
+                    iou = 0.0 if gone[j] is None else _iou(item.box, gone[j])
+                    if iou >= self.options.min_iou:
+                        pairs.append((1.0 - iou, i, j))
+                    continue
                 prev = tr.seen[tr.last]
                 iou = _iou(item.box, prev.box)
                 if iou >= self.options.min_iou:
@@ -339,26 +354,26 @@ def _held(item, sure: bool):
     return replace(item, faces=[], interpolated=True, uncertain=item.uncertain or not sure)
 
 
-def _through_edge(track: _Track, anchor: int, t: int, size: tuple[int, int]) -> Person | None:
-    """The track's person on frame ``t``, beyond its last (or before its first) detection
-    ``anchor``, when that detection touches the frame's edge and the track moves out through
-    it (or in): moved at the track's speed, with the person's whole width (their widest box
-    near the anchor), clipped to the frame; None once nothing of them is in view."""
+def _edge_motion(track: _Track, anchor: int, after: bool, size: tuple[int, int]
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(full box, (dx, dy) px per frame)`` when the track's detection on frame ``anchor``
+    touches the frame's edge and the track moves out through it (``after``: past its last
+    detection) or in (before its first); else None. The box is the person's whole size (their
+    widest and tallest box near the anchor), reaching beyond the frame."""
     h, w = size
     seen = sorted(f for f in track.seen if not track.seen[f].interpolated)
-    side = [f for f in seen if (f <= anchor if t > anchor else f >= anchor)]
-    near = side[-SPEED_FRAMES:] if t > anchor else side[:SPEED_FRAMES]
-    if len(near) < 2:
+    side = [f for f in seen if (f <= anchor if after else f >= anchor)]
+    near = side[-SPEED_FRAMES:] if after else side[:SPEED_FRAMES]
+    if len(near) < 2 or anchor not in track.seen:
         return None
-    item = track.seen[anchor]
     boxes = {f: np.asarray(track.seen[f].box, np.float64) for f in near}
     first, last = min(near), max(near)
     step = (boxes[last] - boxes[first]) / (last - first)  # px per frame, each box side
-    x0, y0, x1, y1 = boxes[anchor]
+    x0, y0, x1, y1 = np.asarray(track.seen[anchor].box, np.float64)
     # A box cut by the edge moves with its other side; the person keeps their full size.
     width = max(b[2] - b[0] for b in boxes.values())
     height = max(b[3] - b[1] for b in boxes.values())
-    direction = 1.0 if t > anchor else -1.0
+    direction = 1.0 if after else -1.0
     dx = dy = 0.0
     full = np.array([x0, y0, x1, y1])
     if x1 >= w - EDGE_PX and direction * step[0] >= MIN_SPEED:  # through the right edge
@@ -371,6 +386,19 @@ def _through_edge(track: _Track, anchor: int, t: int, size: tuple[int, int]) -> 
         dy, full[1] = step[3], y1 - height
     if dx == 0.0 and dy == 0.0:
         return None
+    return full, np.array([dx, dy])
+
+
+def _through_edge(track: _Track, anchor: int, t: int, size: tuple[int, int]) -> Person | None:
+    """The track's person on frame ``t``, beyond its last (or before its first) detection
+    ``anchor``, when they move out (or in) through the frame's edge (``_edge_motion``): moved
+    at the track's speed, clipped to the frame; None when they do not, or once nothing of
+    them is in view."""
+    motion = _edge_motion(track, anchor, t > anchor, size)
+    if motion is None:
+        return None
+    h, w = size
+    full, (dx, dy) = motion
     shift = np.array([dx, dy, dx, dy]) * (t - anchor)
     moved = full + shift
     box = np.array([max(moved[0], 0.0), max(moved[1], 0.0), min(moved[2], float(w)),
@@ -386,6 +414,7 @@ def _through_edge(track: _Track, anchor: int, t: int, size: tuple[int, int]) -> 
         out[:, :2] += offset
         return out
 
+    item = track.seen[anchor]
     src = np.asarray(item.box, np.float32)
     mask = None if item.mask is None else _move_mask(item.mask, src, src + shift.astype(
         np.float32), size)
