@@ -285,3 +285,22 @@ def test_a_track_gone_through_the_edge_does_not_jump_to_a_newcomer():
     assert len(walker) == 1 and not walker & newcomer
     # And nothing is interpolated between the two on the frames in between.
     assert all(p.box[0] >= 180 or not p.interpolated for s in scenes[6:8] for p in s.people)
+
+
+def test_a_large_box_does_not_jump_to_a_small_one_far_away():
+    """The centre shift allowed per frame grows with the box: a walker's large box (street
+    clip, entering at the bottom) was matched to a 20 px traffic cone 300 px away six frames
+    later, and the interpolated mask swept across the frame in between."""
+    def scene(t):
+        frame = Frame(np.zeros((300, 400, 3), np.uint8), "v.mp4", t)
+        people = []
+        if t < 3:
+            people.append(Person(np.array([200, 120, 290, 300], np.float32), 0.9))
+        if t >= 6:
+            people.append(Person(np.array([40, 40, 60, 60], np.float32), 0.9))
+        return Scene(frame, people=people, target="people")
+
+    scenes = list(Tracker(TrackingOptions(max_gap=5, hold=0)).run(scene(t) for t in range(9)))
+    assert {p.track_id for s in scenes[:3] for p in s.people}.isdisjoint(
+        {p.track_id for s in scenes[6:] for p in s.people})
+    assert all(not s.people for s in scenes[3:6])  # nothing swept across in between

@@ -53,6 +53,11 @@ EDGE_PX = 2.0
 SPEED_FRAMES = 4
 # Slower than this (px per frame) through the edge is standing at it, not leaving.
 MIN_SPEED = 1.0
+# Matched by distance (no overlap), two boxes are one person only if neither is this many
+# times the other's height: the shift allowed grows with the box, and a walker's large box
+# entering at the bottom of a street clip took a 20 px traffic cone 300 px away six frames
+# later as its next detection (its mask swept across the frame on the frames between).
+MAX_SIZE_RATIO = 2.0
 
 
 @dataclass
@@ -154,7 +159,7 @@ class Tracker:
                 iou = _iou(item.box, prev.box)
                 if iou >= self.options.min_iou:
                     pairs.append((1.0 - iou, i, j))
-                else:
+                elif _similar_size(item.box, prev.box):
                     # After a gap the person may have moved further: allow a shift per frame.
                     shift = _centre_shift(item.box, prev.box) / (n - tr.last)
                     if shift <= self.options.max_centre_shift:
@@ -443,6 +448,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def _similar_size(a: np.ndarray, b: np.ndarray) -> bool:
+    ha, hb = max(float(a[3] - a[1]), 1.0), max(float(b[3] - b[1]), 1.0)
+    return max(ha / hb, hb / ha) <= MAX_SIZE_RATIO
 
 
 def _centre_shift(a: np.ndarray, b: np.ndarray) -> float:
