@@ -126,6 +126,22 @@ def test_face_without_a_detected_body_seeds_a_person():
     assert people[0].box[3] > faces[0].box[3] + 2 * (faces[0].box[3] - faces[0].box[1])
 
 
+def test_a_weak_face_with_a_body_under_it_is_a_sure_person():
+    """A small face scored low (0.12-0.22 for walkers on a street clip) with a body whose head
+    is that face: two witnesses, so the person is as sure as the pose, not masked."""
+    from dataclasses import replace
+
+    from understudy.perception.assemble import PeopleAssembler, SEED_POSE_SCORE
+    from understudy.perception.faces import CenterFaceDetector
+    from understudy.perception.pose import MediaPipePose
+
+    (name, image, _), = photos.astronaut()
+    weak = [replace(f, score=0.15) for f in CenterFaceDetector()(image)]
+    people = PeopleAssembler(lambda img: [], MediaPipePose(), None)(Frame(image, name), weak)
+    assert len(people) == 1 and people[0].source == "face"
+    assert people[0].score >= SEED_POSE_SCORE > 0.15
+
+
 def test_nobody_gives_an_empty_scene(perceiver):
     import skimage
 
