@@ -126,3 +126,24 @@ def test_cache_key_takes_a_file_name_that_is_not_utf8():
     keys = {PerceptionCache.key(Frame(image, name), f"source={name}"),
             PerceptionCache.key(Frame(image, "good.jpg"), "source=good.jpg")}
     assert len(keys) == 2
+
+
+def test_a_weak_find_inside_a_sure_person_joins_them():
+    """vtest: a detector's 0.26 box around a standing man's head and shoulders, inside his
+    sure box, was masked black on top of his stand-in. It joins him instead: its pixels are
+    in his region, nothing is uncovered, and no black patch is drawn."""
+    from understudy.perception.perceiver import merge_weak_duplicates
+
+    size = (100, 100)
+    sure_mask = np.zeros(size, bool)
+    sure_mask[30:95, 40:60] = True
+    weak_mask = np.zeros(size, bool)
+    weak_mask[26:50, 38:62] = True  # his head and shoulders, a little wider than his mask
+    sure = Person(np.array([38, 26, 62, 95], np.float32), 0.9, mask=sure_mask)
+    weak = Person(np.array([38, 26, 62, 50], np.float32), 0.26, mask=weak_mask, uncertain=True)
+    other = Person(np.array([70, 30, 90, 95], np.float32), 0.3, uncertain=True)  # beside him
+    kept = merge_weak_duplicates([sure, weak, other])
+    assert [id(p) for p in kept] == [id(sure), id(other)]
+    assert sure.mask[weak_mask].all()
+    # A weak person mostly outside a sure one stays their own (masked, fail closed).
+    assert [id(p) for p in merge_weak_duplicates([sure, other])] == [id(sure), id(other)]

@@ -27,6 +27,10 @@ from understudy.scene import TARGETS, Face, Frame, Outcome, Person, RegionResult
 
 # A box counts as inside an excluded region when at least this share of its area is inside.
 EXCLUDED_SHARE = 0.5
+# An uncertain person whose box lies this much inside a sure person's box is a second, weak
+# find of that person (a detector's box around a standing man's head and shoulders, 0.26):
+# their pixels join the sure person's region, instead of a black patch on the stand-in.
+DUPLICATE_INSIDE = 0.7
 # MoveNet scored clearly visible walkers 0.22-0.37 on the street video of opencv-doc, where the
 # SSDs scored them 0.6-0.95; at 0.25 a lone MoveNet find of 0.3 is sure (0.53 calibrated).
 MOVENET_SURE = 0.25
@@ -169,6 +173,7 @@ class Perceiver:
             best = max(p.score, p.track_score if p.track_score is not None else p.score)
             p.uncertain = p.uncertain or best < o.uncertain_threshold
             people.append(p)
+        people = merge_weak_duplicates(people)
         kept_people_faces = {id(f) for p in people for f in p.faces}
         # A skipped person's face goes with them: in people mode it must not come back as a
         # stray face region.
@@ -298,3 +303,45 @@ def default_people_detector(cache_dir: str | None = None) -> PeopleDetector:
         DetectorSpec("movenet", MoveNetPeople(), sure=MOVENET_SURE),
     ])
 
+
+def merge_weak_duplicates(people: list[Person]) -> list[Person]:
+    """Fold each uncertain person lying ``DUPLICATE_INSIDE`` inside a sure person's box into
+    that person (mask, box and faces): nothing is uncovered, and the sure person's stand-in
+    covers the pixels instead of the fail-closed fill."""
+    from understudy.regions import mask_bbox
+
+    sure = [p for p in people if not p.uncertain]
+    kept = []
+    for p in people:
+        host = max(sure, key=lambda s: _inside(p.box, s.box), default=None) \
+            if p.uncertain else None
+        if host is None or _inside(p.box, host.box) < DUPLICATE_INSIDE:
+            kept.append(p)
+            continue
+        if host.mask is not None:
+            own = p.mask
+            if own is None:  # the weak find's region is its box: all of it joins
+                own = np.zeros_like(host.mask)
+                h, w = own.shape
+                x0, y0 = max(int(p.box[0]), 0), max(int(p.box[1]), 0)
+                own[y0:min(int(np.ceil(p.box[3])), h), x0:min(int(np.ceil(p.box[2])), w)] = True
+            host.mask = host.mask | own
+            bounds = mask_bbox(host.mask)
+            if bounds is not None:
+                x0, y0, x1, y1 = bounds
+                host.box = np.array([min(host.box[0], x0), min(host.box[1], y0),
+                                     max(host.box[2], x1), max(host.box[3], y1)], np.float32)
+        else:
+            host.box = np.array([min(host.box[0], p.box[0]), min(host.box[1], p.box[1]),
+                                 max(host.box[2], p.box[2]), max(host.box[3], p.box[3])],
+                                np.float32)
+        host.faces.extend(p.faces)
+    return kept
+
+
+def _inside(box: np.ndarray, outer: np.ndarray) -> float:
+    """Share of ``box``'s area inside ``outer``."""
+    ix = max(0.0, min(box[2], outer[2]) - max(box[0], outer[0]))
+    iy = max(0.0, min(box[3], outer[3]) - max(box[1], outer[1]))
+    area = max(float(box[2] - box[0]) * float(box[3] - box[1]), 1e-6)
+    return ix * iy / area
