@@ -144,17 +144,26 @@ class SparseKeypoints:
         return cls(body.anny, rest["rest_bone_poses"], rest["rest_vertices"][:, indices],
                    weights, indices, inverse)
 
-    def __call__(self, pose: dict) -> "torch.Tensor":
+    def bone_transforms(self, pose: dict) -> "torch.Tensor":
+        """The pose's bone transforms: the costly part of a call, shared by every
+        ``SparseKeypoints`` built on the same rest shape (the fit's keypoints and outline)."""
         import roma
         import torch
-        from anny.skinning import skinning
 
-        anny = self.anny
-        transforms, _ = anny.get_bone_transforms(pose, self.rest_bone_poses)
+        transforms, _ = self.anny.get_bone_transforms(pose, self.rest_bone_poses)
         if isinstance(transforms, list):  # as anny's get_skinned_vertices does
             transforms = roma.Rigid(torch.stack([t.linear for t in transforms], dim=1),
                                     torch.stack([t.translation for t in transforms], dim=1)
                                     ).to_homogeneous()
+        return transforms
+
+    def __call__(self, pose: dict, transforms: "torch.Tensor | None" = None) -> "torch.Tensor":
+        import torch
+        from anny.skinning import skinning
+
+        anny = self.anny
+        if transforms is None:
+            transforms = self.bone_transforms(pose)
         n = transforms.shape[0]
         rest = self.rest_vertices.expand(n, -1, -1)
         if anny._skinning_method is skinning.dense_linear_blend_skinning:
@@ -409,17 +418,19 @@ def _fit_batch(body: BodyModel, people: list[dict], size: tuple[int, int],
         eye4 = torch.eye(4).expand(n, len(FIT_BONES), 4, 4).clone()
         eye4[:, :, :3, :3] = rots
         pose = {name: eye4[:, j] for j, name in enumerate(FIT_BONES)}
+        transforms = None
         if with_vertices or sparse is None:
             out = anny(pose_parameters=pose, phenotype_kwargs=pheno)
             kp = body.regressor(out)
         else:
-            kp = sparse(pose)
+            transforms = sparse.bone_transforms(pose)
+            kp = sparse(pose, transforms)
         kp = kp[:, anny_idx]  # (n, 21, 3) anny frame, pelvis at origin
         rot = _rodrigues(glob) @ t_r0
         kp_mp = kp @ rot.transpose(1, 2) @ to_mp.T
         verts = out["vertices"] @ rot.transpose(1, 2) @ to_mp.T if with_vertices else None
         if outline is not None and not with_vertices:
-            verts = outline.skin(pose) @ rot.transpose(1, 2) @ to_mp.T
+            verts = outline.skin(pose, transforms) @ rot.transpose(1, 2) @ to_mp.T
         return kp_mp, verts
 
     def project(points_mp):
