@@ -304,3 +304,22 @@ def test_a_large_box_does_not_jump_to_a_small_one_far_away():
     assert {p.track_id for s in scenes[:3] for p in s.people}.isdisjoint(
         {p.track_id for s in scenes[6:] for p in s.people})
     assert all(not s.people for s in scenes[3:6])  # nothing swept across in between
+
+
+def test_a_box_as_wide_as_the_street_does_not_take_a_walkers_track():
+    """Frames 235-240 of vtest: a detector's 0.2 box 630 px wide (about a walker's height)
+    was matched to a walker's track by distance, took his 0.98 track score, and its region
+    was masked across the frame between his stand-ins."""
+    def scene(t):
+        frame = Frame(np.zeros((300, 800, 3), np.uint8), "v.mp4", t)
+        if t in (3, 4):
+            box = [90, 80, 720, 250]
+        else:
+            box = [400 + 2 * t, 120, 440 + 2 * t, 240]
+        return Scene(frame, people=[Person(np.array(box, np.float32), 0.9)], target="people")
+
+    scenes = list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(scene(t) for t in range(8)))
+    walker = {p.track_id for t in (0, 1, 2, 5, 6, 7) for p in scenes[t].people
+              if p.box[2] - p.box[0] < 100}
+    wide = {p.track_id for t in (3, 4) for p in scenes[t].people if p.box[2] - p.box[0] > 500}
+    assert len(walker) == 1 and wide and walker.isdisjoint(wide)
