@@ -323,3 +323,17 @@ def test_a_box_as_wide_as_the_street_does_not_take_a_walkers_track():
               if p.box[2] - p.box[0] < 100}
     wide = {p.track_id for t in (3, 4) for p in scenes[t].people if p.box[2] - p.box[0] > 500}
     assert len(walker) == 1 and wide and walker.isdisjoint(wide)
+
+
+def test_a_long_sure_track_stays_sure_after_its_sure_frames_are_forgotten():
+    """The tracker forgets frames older than twice its look-ahead; a walker scored 0.9 for 40
+    frames and 0.4 after was masked from then on (vtest frames 243-253)."""
+    def scene(t):
+        frame = Frame(np.zeros((100, 400, 3), np.uint8), "v.mp4", t)
+        x = 10 + 2 * t
+        return Scene(frame, people=[Person(np.array([x, 20, x + 20, 80], np.float32),
+                                           0.9 if t < 40 else 0.4)], target="people")
+
+    scenes = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(scene(t) for t in range(70)))
+    assert len({p.track_id for s in scenes for p in s.people}) == 1
+    assert all(p.track_score == pytest.approx(0.9) for s in scenes for p in s.people)

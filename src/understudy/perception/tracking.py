@@ -88,12 +88,17 @@ class _Track:
     id: int
     kind: str
     seen: dict[int, Face | Person] = field(default_factory=dict)  # frame number -> observation
+    # The best detector score of the whole track: ``seen`` forgets old frames (memory stays
+    # flat), and a walker sure for 40 frames then scored 0.4-0.46 was masked from then on.
+    best: float | None = None
     # frame number -> (2D, 3D landmarks, box) as measured, before any smoothing or borrowing
     poses: dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = field(
         default_factory=dict)
 
     def observe(self, n: int, item: Face | Person) -> None:
         self.seen[n] = item
+        if not getattr(item, "uncertain", False) and not item.interpolated:
+            self.best = item.score if self.best is None else max(self.best, item.score)
         if isinstance(item, Person) and _orientable(item):
             k3 = None if item.keypoints3d is None else np.array(item.keypoints3d, copy=True)
             self.poses[n] = (np.array(item.keypoints2d, copy=True), k3,
@@ -233,10 +238,10 @@ class Tracker:
 
 
 def _best_score(track: _Track) -> float | None:
-    """The best detector score along a person's track; detections that perception itself
-    marked uncertain (a crowd region, a residual without pose) are no evidence."""
-    scores = [o.score for o in track.seen.values() if not o.uncertain and not o.interpolated]
-    return max(scores) if scores else None
+    """The best detector score along a person's track, all of it so far (frames ahead
+    within the look-ahead included); detections that perception itself marked uncertain (a
+    crowd region, a residual without pose) are no evidence."""
+    return track.best
 
 
 def _borrow_pose(person: Person, t: int, track: _Track, window: int) -> None:
