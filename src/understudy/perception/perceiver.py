@@ -308,7 +308,7 @@ def merge_weak_duplicates(people: list[Person]) -> list[Person]:
     """Fold each uncertain person lying ``DUPLICATE_INSIDE`` inside a sure person's box into
     that person (mask, box and faces): nothing is uncovered, and the sure person's stand-in
     covers the pixels instead of the fail-closed fill."""
-    from understudy.regions import mask_bbox
+    from understudy.regions import box_mask, mask_bbox
 
     sure = [p for p in people if not p.uncertain]
     kept = []
@@ -318,22 +318,14 @@ def merge_weak_duplicates(people: list[Person]) -> list[Person]:
         if host is None or _inside(p.box, host.box) < DUPLICATE_INSIDE:
             kept.append(p)
             continue
+        extent = p.box  # without a mask the host's region is its box: the weak box joins it
         if host.mask is not None:
-            own = p.mask
-            if own is None:  # the weak find's region is its box: all of it joins
-                own = np.zeros_like(host.mask)
-                h, w = own.shape
-                x0, y0 = max(int(p.box[0]), 0), max(int(p.box[1]), 0)
-                own[y0:min(int(np.ceil(p.box[3])), h), x0:min(int(np.ceil(p.box[2])), w)] = True
+            own = p.mask if p.mask is not None else box_mask(p.box, host.mask.shape)
             host.mask = host.mask | own
-            bounds = mask_bbox(host.mask)
-            if bounds is not None:
-                x0, y0, x1, y1 = bounds
-                host.box = np.array([min(host.box[0], x0), min(host.box[1], y0),
-                                     max(host.box[2], x1), max(host.box[3], y1)], np.float32)
-        else:
-            host.box = np.array([min(host.box[0], p.box[0]), min(host.box[1], p.box[1]),
-                                 max(host.box[2], p.box[2]), max(host.box[3], p.box[3])],
+            extent = mask_bbox(own)
+        if extent is not None:
+            host.box = np.array([min(host.box[0], extent[0]), min(host.box[1], extent[1]),
+                                 max(host.box[2], extent[2]), max(host.box[3], extent[3])],
                                 np.float32)
         host.faces.extend(p.faces)
     return kept

@@ -78,23 +78,24 @@ class BackgroundPlate:
         around it that may still hold a person) is never read for the light either."""
         if self._value is None or not hole.any():
             return image, np.zeros_like(hole)
-        known = hole & self._trusted(index)
+        trusted = self._trusted(index)
+        known = hole & trusted
         if not known.any():
             return image, known
         out = image.copy()
-        out[known] = np.clip(self._value[known] * self._gain(image, covered, index), 0,
+        out[known] = np.clip(self._value[known] * self._gain(image, covered, trusted), 0,
                              255).round().astype(np.uint8)
         return out, known
 
     def _trusted(self, index: int) -> np.ndarray:
         return (self._count >= self.options.settle) & (index - self._seen <= self.options.max_age)
 
-    def _gain(self, image: np.ndarray, covered: np.ndarray, index: int) -> np.ndarray:
+    def _gain(self, image: np.ndarray, covered: np.ndarray, trusted: np.ndarray) -> np.ndarray:
         """Per-channel ratio of the frame to the plate just outside ``covered`` (the light
         now)."""
         from understudy.regions import dilate
 
-        band = dilate(covered, self.options.ring) & ~covered & self._trusted(index)
+        band = dilate(covered, self.options.ring) & ~covered & trusted
         if band.sum() < 32:
             return np.ones(3, np.float32)
         now = np.median(image[band].astype(np.float32), axis=0)
