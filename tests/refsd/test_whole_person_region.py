@@ -1,5 +1,7 @@
 """The person region covers what segmenters drop (issue 14): head, hands beyond the wrists,
-feet, drawn from the person's seen keypoints; without keypoints it is the mask as before."""
+feet, drawn from the person's seen keypoints; without keypoints it is the mask as before.
+Where the mask cannot hold the person (a sliver of an upright box, or an uncertain person whose
+crop's segmenter found a neighbour), the box stands for them."""
 
 import numpy as np
 
@@ -17,7 +19,7 @@ COCO = np.array([[150, 60], [156, 54], [144, 54], [164, 58], [136, 58], [180, 10
 
 def _person(fmt: str) -> Person:
     mask = np.zeros(SIZE, bool)
-    mask[95:215, 115:185] = True  # only the torso was segmented
+    mask[95:330, 115:185] = True  # torso and thighs were segmented (a quarter of the box)
     box = np.array([40, 40, 260, 390], np.float32)
     scores = np.ones((17, 1), np.float32)
     if fmt == "coco17":
@@ -51,3 +53,39 @@ def test_unseen_keypoints_add_nothing():
     person = _person("coco17")
     person.keypoints_coco17[:, 2] = 0.1  # below the score a keypoint must reach
     assert np.array_equal(person_region_mask(person, SIZE), person.mask)
+
+
+def _upright(mask_rows: slice, mask_cols: slice, uncertain: bool = False) -> Person:
+    """A 20x94 px person at the left image edge, as on vtest frame 625, with a given mask."""
+    mask = np.zeros(SIZE, bool)
+    mask[mask_rows, mask_cols] = True
+    return Person(np.array([1, 140, 21, 234], np.float32), 0.3 if uncertain else 0.9,
+                  mask=mask, uncertain=uncertain)
+
+
+def test_a_sliver_of_a_mask_gives_way_to_the_box():
+    # The segmenter kept 35 of the box's 1880 px: the person is in the box, not the mask.
+    person = _upright(slice(150, 157), slice(10, 15))
+    region = person_region_mask(person, SIZE)
+    assert region[140:234, 1:21].all()
+    assert region[150:157, 10:15].all()
+
+
+def test_a_sure_person_with_a_full_mask_keeps_the_mask():
+    person = _upright(slice(142, 232), slice(4, 18))  # 67 % of the box
+    assert np.array_equal(person_region_mask(person, SIZE), person.mask)
+
+
+def test_an_uncertain_upright_person_is_their_whole_box():
+    # Filled solid either way; the box also holds them where the mask found a neighbour.
+    person = _upright(slice(142, 232), slice(12, 21), uncertain=True)
+    region = person_region_mask(person, SIZE)
+    assert region[140:234, 1:21].all() and region.sum() == 94 * 20
+
+
+def test_a_wide_weak_box_keeps_its_sparse_mask():
+    # A weak box across a street group (wider than tall) must not become a black bar.
+    mask = np.zeros(SIZE, bool)
+    mask[60:90, 20:30] = True
+    person = Person(np.array([10, 50, 290, 150], np.float32), 0.24, mask=mask, uncertain=True)
+    assert np.array_equal(person_region_mask(person, SIZE), mask)
