@@ -85,7 +85,8 @@ def summary(report: dict) -> str:
             parts.append(f"person pixels left {p['visible_mean']:.1f}%")
         for kind, b in m.get("body", {}).items():
             if b.get("R@1") is not None:
-                parts.append(f"body {kind} R@1 {b['R@1']:.1f}")
+                floor = f" (floor {b['floor_R@1']:.1f})" if b.get("floor_R@1") is not None else ""
+                parts.append(f"body {kind} R@1 {b['R@1']:.1f}{floor}")
         if m.get("posture", {}).get("oks") is not None:
             parts.append(f"OKS {m['posture']['oks']:.1f}")
         v = m.get("video")

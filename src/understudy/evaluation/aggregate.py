@@ -63,6 +63,29 @@ INDEPENDENT = {"face_detector": "dlib HOG (frontal_face_detector)",
                "shared_with_anonymizer": "YuNet, the face detector of the sface recognizer"}
 
 
+def body_floors(references: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per attacker, its highest R@1 (and gallery R@1) on the identity-free references: what
+    it reads from the place and the pose alone (``references.py``)."""
+    floors: dict[str, dict[str, Any]] = {}
+    for name, by_kind in references.items():
+        for kind, row in by_kind.items():
+            floor = floors.setdefault(kind, {})
+            for key in ("R@1", "gallery_R@1"):
+                if row.get(key) is not None and row[key] >= floor.get(key, -1.0):
+                    floor[key], floor[f"{key}_reference"] = row[key], name
+    return floors
+
+
+def above_floor(row: dict[str, Any], floor: dict[str, Any] | None) -> dict[str, Any]:
+    """How far a method's body R@1 lies above its attacker's identity-free floor (points)."""
+    out: dict[str, Any] = {}
+    for key in ("R@1", "gallery_R@1"):
+        if floor and row.get(key) is not None and floor.get(key) is not None:
+            out[f"floor_{key}"] = floor[key]
+            out[f"above_floor_{key}"] = row[key] - floor[key]
+    return out
+
+
 class Collector:
     def __init__(self, dataset: Dataset, options: EvaluationOptions, cache: AnalysisCache):
         self.dataset = dataset
@@ -77,6 +100,21 @@ class Collector:
         self.body_labelled = self.labelled or options.labels is not None
         self.unlabelled: list[str] = []
         self.truth_sources: set[str] = set()
+        # The identity-free references' body entries, by reference then attacker.
+        self.references: dict[str, dict[str, list[BodyEntry]]] = {}
+
+    def add_original(self, rel: str, identity: str | None, orig: dict[str, Any]) -> None:
+        """Body entries of this original's identity-free references (once per original)."""
+        idents = self._identities(rel, identity, orig["truth"])
+        for name, by_kind in orig.get("references", {}).items():
+            for kind, queries in by_kind.items():
+                vectors = orig.get("body", {}).get(kind)
+                if vectors is None:
+                    continue
+                entries = self.references.setdefault(name, {}).setdefault(kind, [])
+                entries.extend(BodyEntry(rel, i, np.asarray(o, np.float32),
+                                         np.asarray(q, np.float32), idents[i])
+                               for i, (o, q) in enumerate(zip(vectors, queries)))
 
     def missing(self, name: str, rel: str) -> None:
         self.sets[name].missing.append(rel)
@@ -154,9 +192,7 @@ class Collector:
         scored = [r["oks"] for r in rows if r.get("visible")]
         record["oks"] = 100.0 * float(np.mean(scored)) if scored else None
 
-    def _body(self, st: SetState, rel: str, identity: str | None, orig, res) -> None:
-        truth = orig["truth"]
-        self.truth_sources.add(truth["source"])
+    def _identities(self, rel: str, identity: str | None, truth: dict[str, Any]) -> list[str]:
         idents = truth["identities"]
         if idents is None:
             # One identity per file under --identity-pattern: its largest person; the others
@@ -165,6 +201,12 @@ class Collector:
             if self.labelled and identity is not None and truth["boxes"]:
                 areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in truth["boxes"]]
                 idents[int(np.argmax(areas))] = identity
+        return idents
+
+    def _body(self, st: SetState, rel: str, identity: str | None, orig, res) -> None:
+        truth = orig["truth"]
+        self.truth_sources.add(truth["source"])
+        idents = self._identities(rel, identity, truth)
         for kind, vectors in orig.get("body", {}).items():
             queries = res.get("body", {}).get(kind)
             if queries is None:
@@ -258,6 +300,10 @@ class Collector:
     def finish(self) -> dict[str, Any]:
         from understudy.evaluation.quality import fid, kid
 
+        references = {name: {kind: body_reid(entries, self.body_labelled)
+                             for kind, entries in by_kind.items()}
+                      for name, by_kind in self.references.items()}
+        floors = body_floors(references)
         methods: dict[str, Any] = {}
         for name, st in self.sets.items():
             m: dict[str, Any] = {"root": st.root, "images": len(st.images),
@@ -267,6 +313,8 @@ class Collector:
                                             self.options.threshold(rec), self.labelled)
                           for rec in self.options.recognizers} if "faces" in self.options.measures else {}
             m["body"] = {kind: body_reid(entries, self.body_labelled) for kind, entries in st.body.items()}
+            for kind, row in m["body"].items():
+                row.update(above_floor(row, floors.get(kind)))
             if "people" in self.options.measures:
                 m["people"] = coverage.summarize(st.people_rows, st.has_audit)
             m["posture"] = posture.summarize(st.pose_rows) if "posture" in self.options.measures else {}
@@ -335,6 +383,7 @@ class Collector:
                                   "attackers": BODY_ATTACKERS},
                          "independent_of_anonymizer": INDEPENDENT},
             "methods": methods,
+            "body_references": {"attackers": references, "floor": floors},
         }
         report["examples"] = self._examples()
         return report

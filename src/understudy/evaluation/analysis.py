@@ -117,21 +117,43 @@ class Analyser:
             lambda: {"boxes": detector(image)},
             extra=self.options.max_side)["boxes"]
 
-    def body(self, image: np.ndarray, digest: str, boxes: list) -> dict[str, Any]:
-        out = {}
+    def _body_attackers(self) -> list[tuple[str, Any]]:
+        """(kind, model getter) of every body attacker this evaluation runs."""
         kinds = []
         if "appearance" in self.options.measures:
             kinds.append(("appearance", self.models.appearance))
             kinds.append(("colour", self.models.colour))
         if self.options.body_reid_model:
             kinds.append(("reid", self.models.reid))
-        for kind, get in kinds:
+        return kinds
+
+    def body(self, image: np.ndarray, digest: str, boxes: list) -> dict[str, Any]:
+        out = {}
+        for kind, get in self._body_attackers():
             model = get()
             out[kind] = self.cache.get_or_compute(
                 f"body-{kind}", model.version, digest,
                 lambda: {"vectors": model(image, boxes).round(5).tolist()},
                 extra=[self.options.max_side, boxes])["vectors"]
         return out
+
+    def references(self, image: np.ndarray, digest: str, boxes: list,
+                   pixels: list[np.ndarray]) -> dict[str, dict[str, Any]]:
+        """Body vectors of the original's identity-free references (``references.py``), by
+        reference then attacker."""
+        from understudy.evaluation.references import REFERENCES, VERSION, reference_images
+
+        attackers = [(kind, get()) for kind, get in self._body_attackers()]
+
+        def compute() -> dict[str, Any]:
+            images = reference_images(image, boxes, pixels, digest)
+            return {name: {kind: model(images[name], boxes).round(5).tolist()
+                           for kind, model in attackers} for name in REFERENCES}
+
+        return self.cache.get_or_compute(
+            "body-references", VERSION, digest, compute,
+            extra=[self.options.max_side, boxes, self.models.person_pixels().version,
+                   [(kind, model.version) for kind, model in attackers]])
 
     def quality(self, image: np.ndarray, digest: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -161,7 +183,10 @@ class Analyser:
         res["truth"] = truth_people(res["people"], labelled, scale)
         boxes = res["truth"]["boxes"]
         res["body"] = self.body(image, digest, boxes) if boxes else {}
-        res["pixels"] = self.models.person_pixels()(image, boxes) if boxes and "people" in m else []
+        attacked = bool(boxes) and bool(self._body_attackers())
+        res["pixels"] = self.models.person_pixels()(image, boxes) \
+            if boxes and ("people" in m or attacked) else []
+        res["references"] = self.references(image, digest, boxes, res["pixels"]) if attacked else {}
         if "attributes" in m:
             res["attributes"] = self.attributes(image, digest, self.attribute_boxes(res["faces"]))
         res["quality"] = self.quality(image, digest)

@@ -142,6 +142,7 @@ def _run(dataset: Dataset, opts: EvaluationOptions, models: Models, cache: Analy
                 advance(1 + len(dataset.sets))
                 continue
             advance(1)
+            collector.add_original(rel, identity, orig)
             per_image[rel] = {}
             for anon in dataset.sets:
                 path = anon.path(rel)

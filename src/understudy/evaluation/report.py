@@ -92,6 +92,12 @@ def simple_table(report: dict[str, Any], columns: list[tuple[str, str, int]], se
         if not data:
             continue
         rows.append([name] + [fmt(data.get(key), digits) for _, key, digits in columns])
+    if section == "body" and sub is not None:
+        # The identity-free references (evaluation/references.py): the attacker's floor.
+        for name, by_kind in report.get("body_references", {}).get("attackers", {}).items():
+            if by_kind.get(sub):
+                rows.append([f"reference: {name}"] + [fmt(by_kind[sub].get(key), digits)
+                                                      for _, key, digits in columns])
     return {"header": ["method"] + [c[0] for c in columns], "rows": rows}
 
 
@@ -251,7 +257,9 @@ def render_html(report: dict[str, Any]) -> str:
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     body_columns = [("people", "people", 0), ("R@1", "R@1", 1), ("R@5", "R@5", 1),
                     ("R@10", "R@10", 1), ("mAP", "mAP", 1), ("gallery R@1", "gallery_R@1", 1),
-                    ("gallery mAP", "gallery_mAP", 1), ("mean cosine", "pair_cosine_mean", 3)]
+                    ("gallery mAP", "gallery_mAP", 1), ("mean cosine", "pair_cosine_mean", 3),
+                    ("R@1 above floor", "above_floor_R@1", 1),
+                    ("gallery R@1 above floor", "above_floor_gallery_R@1", 1)]
     sections = [
         ("People: found, covered, left visible", "people", None, [
             ("people", "people", 0), ("found", "found", 0), ("recall %", "recall", 1),
