@@ -1,0 +1,66 @@
+"""A person whose mask cannot hold them, mostly inside a surer person's box, joins that
+person's region (scene._fold_unvouched_into_hosts): one stand-in over both, not a second
+stand-in fitted to a box or a black box over the first. Nothing of either is left out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from understudy.methods.registry import load_method
+from understudy.run.guard import run_guarded
+from understudy.scene import EMPTY_REGION, Frame, Person, Scene
+
+SIZE = (300, 300)
+
+
+def _walker(box, fill_rows, fill_cols, score=0.9, uncertain=False) -> Person:
+    mask = np.zeros(SIZE, bool)
+    mask[fill_rows, fill_cols] = True
+    return Person(np.array(box, np.float32), score, mask=mask, uncertain=uncertain)
+
+
+def _host() -> Person:
+    return _walker([100, 60, 140, 200], slice(62, 198), slice(104, 136), 0.95)  # fill 75 %
+
+
+def _scene(*people: Person) -> Scene:
+    image = np.random.default_rng(0).integers(0, 255, SIZE + (3,), dtype=np.uint8)
+    return Scene(Frame(image, "x.png"), people=list(people), target="people")
+
+
+def test_a_second_box_over_a_walker_joins_him():
+    # vtest frame 600: a sure second box over a walker and his stride, 55 % inside, 3 % fill.
+    dup = _walker([110, 60, 165, 200], slice(100, 110), slice(150, 160), 0.55)
+    host_region, dup_region = _scene(_host(), dup).regions()
+    assert not dup_region.mask.any()
+    assert host_region.mask[60:200, 110:165].all()  # the duplicate's whole box
+    assert host_region.box[2] >= 165
+
+
+def test_an_uncertain_sliver_beside_a_walker_is_covered_with_him_not_painted_black():
+    # vtest_0625_crop: a weak box over a walker and a person cut by the image edge.
+    weak = _walker([90, 60, 130, 230], slice(100, 104), slice(120, 124), 0.3, uncertain=True)
+    scene = _scene(_host(), weak)
+    host_region, weak_region = scene.regions()
+    assert host_region.mask[60:230, 90:130].all() and not weak_region.mask.any()
+    result = run_guarded(load_method("blur"), scene, np.random.default_rng(0))
+    # Blurred with the host, nowhere filled black, and the weak row says why.
+    changed = np.abs(result.image.astype(int) - scene.image.astype(int)).max(axis=2) > 0
+    assert changed[60:230, 90:130].mean() > 0.95
+    assert (result.image[host_region.mask] != 0).any(axis=1).all()
+    assert result.regions[1].outcome.value == "skipped"
+    assert result.regions[1].reason == EMPTY_REGION
+
+
+def test_two_people_with_their_own_masks_stay_two():
+    # Overlapping people at a table: each segmented, neither folds into the other.
+    other = _walker([115, 70, 160, 210], slice(72, 208), slice(132, 158), 0.8)
+    host_region, other_region = _scene(_host(), other).regions()
+    assert other_region.mask.sum() == other.mask.sum()
+    assert not host_region.mask[:, 140:].any()
+
+
+def test_a_box_mostly_outside_the_walker_keeps_its_own_region():
+    apart = _walker([130, 60, 200, 200], slice(100, 104), slice(180, 184), 0.6)  # 14 % inside
+    _, apart_region = _scene(_host(), apart).regions()
+    assert apart_region.mask[60:200, 130:200].all()
