@@ -88,6 +88,20 @@ def test_outcomes_match_regions_one_to_one_and_count_shared_regions_as_covered()
     assert half[0]["found"]
 
 
+def test_a_handled_row_finds_a_person_before_a_skipped_duplicate_row():
+    # vtest frame 600, mask-out: a weak box over a walker was folded into a surer box of the
+    # same walker; its row is skipped with no pixels, and fits the label a little better.
+    person = [[670, 209, 712, 297]]
+    regions = [{"kind": "person", "box": [669, 208, 704, 296], "outcome": "skipped",
+                "reason": "no pixels to change"},
+               {"kind": "person", "box": [669, 199, 728, 297], "outcome": "replaced"}]
+    row, = person_outcomes(person, regions, 1.0, (576, 768))
+    assert row["found"] and row["outcome"] == "replaced"
+    # With no handled row near them, the skipped one still says what happened.
+    row, = person_outcomes(person, regions[:1], 1.0, (576, 768))
+    assert not row["found"] and row["outcome"] == "skipped"
+
+
 def test_visible_share_sees_untouched_pixels_but_not_a_fill_over_crushed_black():
     rng = np.random.default_rng(0)
     original = rng.integers(40, 200, (100, 80, 3)).astype(np.uint8)

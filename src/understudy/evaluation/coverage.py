@@ -4,7 +4,8 @@ For each original person (labelled with ``--labels``, else found by the evaluati
 detector) and each anonymized set with an audit:
 
 * **found**: an audit person region matches the person one-to-one (box IoU >= 0.3) and was
-  replaced or masked; its outcome and how perception found it (``source``) are kept;
+  replaced or masked (handled regions are matched first); its outcome and how perception
+  found it (``source``) are kept;
 * **covered**: found, or at least half of the person's box lies under handled person regions
   (one region may take two people who overlap), and no more than half of the person's
   pixels left visible (an audit that says "masked" over unchanged pixels is not believed);
@@ -138,13 +139,15 @@ def person_outcomes(people: list, regions: list[dict[str, Any]], scale: float,
     """What the audit says happened to each original person (boxes at analysis scale)."""
     handled_regions = [r for r in regions if r.get("kind", "person") == "person"]
     boxes = [[float(v) * scale for v in r.get("box", [0, 0, 0, 0])] for r in handled_regions]
-    pairs = sorted(((box_iou(p, b), i, j) for i, p in enumerate(people)
-                    for j, b in enumerate(boxes)), reverse=True)
+    # Handled regions are matched first: a skipped duplicate row over a person who was
+    # replaced as another row (an empty region folded into its host) does not hide them;
+    # people no handled region matches take the rest, for the outcome they report.
+    pairs = sorted(((handled_regions[j].get("outcome") in HANDLED, box_iou(p, b), i, j)
+                    for i, p in enumerate(people) for j, b in enumerate(boxes)
+                    if box_iou(p, b) >= FOUND_IOU), reverse=True)
     match: list[int | None] = [None] * len(people)
     used: set[int] = set()
-    for iou, i, j in pairs:
-        if iou < FOUND_IOU:
-            break
+    for _, _, i, j in pairs:
         if match[i] is None and j not in used:
             match[i], _ = j, used.add(j)
     cover = np.zeros(size, bool)
