@@ -7,8 +7,9 @@ street video (768x576, 10 fps, 6-8 walkers per frame; fetched by the test suite 
 the share of person-frames replaced, and the flicker (alternations) from the audit row.
 
 A method that reads no pose (blur, pixelate, maskout: ``MethodSpec.reads``) runs twice in the
-same session: as users get it (perception skips MediaPipe pose) and with
-``--full-perception`` (every stage on every frame, the reference). Against the reference,
+same session: as users get it (perception skips MediaPipe pose, and perceives keyframes in
+full with people carried along the optical flow between them: ``perception/keyframes.py``)
+and with ``--full-perception`` (every stage on every frame, the reference). Against the reference,
 ``missed`` counts the person-frames the fast run left visible: each blob of pixels the
 reference changed on a frame (one person, or people who touch) is missed when the fast run
 left more than half of its pixels unchanged; ``pixels_left`` is the share of all the

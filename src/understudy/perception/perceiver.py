@@ -11,19 +11,25 @@
   fail-closed guard fills them solid instead of replacing them.
 
 ``perceive_stream`` is the video entry point: it tracks people and faces and fills detector
-gaps (see ``understudy.perception.tracking``), holding back ``max_gap`` frames to do so.
+gaps (see ``understudy.perception.tracking``), holding back ``max_gap`` frames to do so. For a
+method that reads no pose it perceives keyframes in full and carries people along the optical
+flow between them (``understudy.perception.keyframes``); photos and ``full`` always run
+everything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
 from understudy.errors import UsageError
 from understudy.scene import TARGETS, Face, Frame, Outcome, Person, RegionResult, Scene
+
+if TYPE_CHECKING:
+    from understudy.perception.keyframes import KeyframeOptions
 
 # A box counts as inside an excluded region when at least this share of its area is inside.
 EXCLUDED_SHARE = 0.5
@@ -88,6 +94,10 @@ class PerceptionOptions:
     # Run every people stage whatever the method reads (``MethodSpec.reads``): by default a
     # method that reads no pose (blur, pixelate, mask-out) gets no per-person MediaPipe pose.
     full: bool = False
+    # Video, methods that read no pose, not ``full``: the whole people stage and faces run at
+    # least every this many frames, people are carried along the optical flow between (1:
+    # every frame). See ``understudy.perception.keyframes``.
+    keyframe_interval: int = 12
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -102,6 +112,8 @@ class PerceptionOptions:
                              f"got {self.face_max_side}")
         if self.max_gap < 0:
             raise UsageError(f"max_gap must be >= 0 frames, got {self.max_gap}")
+        if self.keyframe_interval < 1:
+            raise UsageError(f"keyframe_interval must be >= 1 frame, got {self.keyframe_interval}")
         regions = []
         for region in self.exclude_regions:
             values = tuple(float(v) for v in region)
@@ -116,17 +128,29 @@ class PerceptionOptions:
 
 
 class Perceiver:
-    """``perceiver.perceive(frame) -> Scene``; ``perceive_stream(frames)`` for videos."""
+    """``perceiver.perceive(frame) -> Scene``; ``perceive_stream(frames)`` for videos.
+
+    ``keyframes`` (with ``cheap``, a fast ``PeopleDetector`` run on every frame): videos are
+    perceived in full on keyframes only (``understudy.perception.keyframes``); None: every
+    frame. ``keyframe_counts`` holds the last stream's keyframes by reason.
+    """
 
     def __init__(self, options: PerceptionOptions, faces: FaceDetector,
-                 people: PeopleStage | None = None, cache=None):
+                 people: PeopleStage | None = None, cache=None,
+                 keyframes: "KeyframeOptions | None" = None,
+                 cheap: PeopleDetector | None = None):
         if options.target == "people" and people is None:
             raise UsageError("--target people needs a people detector, which is not available "
                              "in this build; use --target faces")
+        if keyframes is not None and cheap is None:
+            raise UsageError("keyframes need a cheap people detector to run on every frame")
         self.options = options
         self.faces = faces
         self.people = people
         self.cache = cache  # a PerceptionCache, or None
+        self.keyframes = keyframes
+        self.cheap = cheap
+        self.keyframe_counts: dict[str, int] = {}
 
     def detect(self, frame: Frame) -> Scene:
         """Everyone found in the frame, before the user's exclusions and thresholds."""
@@ -152,7 +176,15 @@ class Perceiver:
 
         tracker = Tracker(TrackingOptions(max_gap=self.options.max_gap,
                                           sure_score=self.options.uncertain_threshold))
-        for scene in tracker.run(self.detect(frame) for frame in frames):
+        if self.keyframes is not None:
+            from understudy.perception.keyframes import KeyframePerception
+
+            reuse = KeyframePerception(self.detect, self.cheap, self.keyframes)
+            self.keyframe_counts = reuse.counts
+            scenes = reuse.run(frames)
+        else:
+            scenes = (self.detect(frame) for frame in frames)
+        for scene in tracker.run(scenes):
             yield self.select(scene)
 
     def select(self, scene: Scene) -> Scene:
@@ -221,10 +253,14 @@ def build_perceiver(options: PerceptionOptions,
     ``reads`` is what the method reads of a person (``MethodSpec.reads``): without "pose",
     detected people get no MediaPipe pose (unless ``options.full``). Annotated people keep
     it: their few landmarks place the face and hands the annotation's mask may miss.
+
+    Videos get keyframes (``options.keyframe_interval``) when the method reads no pose, people
+    are detected (not annotated) and ``options.full`` is off; SSDLite (or ``people_detector``'s
+    detector) is then the cheap detector run on every frame.
     """
     faces = face_detector() if face_detector is not None else default_face_detector(
         options.face_max_side)
-    people = None
+    people = cheap = keyframes = None
     if options.target == "people":
         if options.annotations:
             from understudy.io.coco import CocoAnnotations
@@ -235,15 +271,24 @@ def build_perceiver(options: PerceptionOptions,
             people = CocoPeople(CocoAnnotations.load(options.annotations, options.image_root),
                                 pose=MediaPipePose())
         else:
-            people = default_people_stage(people_detector() if people_detector else None,
-                                          options.cache_dir,
-                                          pose_people=options.full or "pose" in set(reads))
+            pose_people = options.full or "pose" in set(reads)
+            detector = people_detector() if people_detector else None
+            if not pose_people and options.keyframe_interval > 1:
+                from understudy.perception.keyframes import KeyframeOptions
+
+                keyframes = KeyframeOptions(interval=options.keyframe_interval)
+                if detector is None:
+                    cheap = _ssdlite(options.cache_dir)
+                    detector = default_people_detector(options.cache_dir, ssdlite=cheap)
+                else:
+                    cheap = detector
+            people = default_people_stage(detector, options.cache_dir, pose_people=pose_people)
     cache = None
     if options.cache_dir:
         from understudy.perception.cache import PerceptionCache
 
         cache = PerceptionCache(Path(options.cache_dir))
-    return Perceiver(options, faces, people, cache)
+    return Perceiver(options, faces, people, cache, keyframes=keyframes, cheap=cheap)
 
 
 def default_face_detector(max_side: int = FACE_MAX_SIDE) -> FaceDetector:
@@ -284,24 +329,31 @@ def default_people_stage(detector: PeopleDetector | None = None,
                            AssemblyOptions(pose_people=pose_people), keypoints=crop_keypoints)
 
 
-def default_people_detector(cache_dir: str | None = None) -> PeopleDetector:
+def default_people_detector(cache_dir: str | None = None,
+                            ssdlite: PeopleDetector | None = None) -> PeopleDetector:
     """SSDLite (person-only), the COCO SSD-MobileNetV2 and MoveNet MultiPose, fused.
 
     The ``sure`` scores map each detector's raw score onto the perceiver's uncertain
-    threshold (0.5); see ``understudy.perception.fusion`` and docs/perception.md.
+    threshold (0.5); see ``understudy.perception.fusion`` and docs/perception.md. ``ssdlite``:
+    an SSDLite already loaded (the keyframes' cheap detector shares it).
     """
     from understudy.perception.fusion import DetectorSpec, FusedPeople
     from understudy.perception.movenet import MoveNetPeople
-    from understudy.perception.people import SSDLiteOptions, SSDLitePeople
     from understudy.perception.ssd_coco import CocoSSDPeople
 
-    models = Path(cache_dir) / "models" if cache_dir else None
     return FusedPeople([
-        DetectorSpec("ssdlite", SSDLitePeople(SSDLiteOptions(
-            cache_dir=str(models) if models else None)), sure=0.5),
+        DetectorSpec("ssdlite", ssdlite or _ssdlite(cache_dir), sure=0.5),
         DetectorSpec("coco-ssd", CocoSSDPeople(), sure=0.5),
         DetectorSpec("movenet", MoveNetPeople(), sure=MOVENET_SURE),
     ])
+
+
+def _ssdlite(cache_dir: str | None = None) -> PeopleDetector:
+    """The person-only SSDLite, its converted graph kept under ``cache_dir``/models."""
+    from understudy.perception.people import SSDLiteOptions, SSDLitePeople
+
+    models = Path(cache_dir) / "models" if cache_dir else None
+    return SSDLitePeople(SSDLiteOptions(cache_dir=str(models) if models else None))
 
 
 def merge_weak_duplicates(people: list[Person]) -> list[Person]:
