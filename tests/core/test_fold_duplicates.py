@@ -64,3 +64,19 @@ def test_a_box_mostly_outside_the_walker_keeps_its_own_region():
     apart = _walker([130, 60, 200, 200], slice(100, 104), slice(180, 184), 0.6)  # 14 % inside
     _, apart_region = _scene(_host(), apart).regions()
     assert apart_region.mask[60:200, 130:200].all()
+
+
+def test_a_box_over_a_group_is_filled_only_away_from_its_people():
+    # vtest frame 300: MoveNet's 273x114 px box over four walkers, sure at 0.67; its crop's
+    # pose mask is one walker's, and its keypoint discs fall on the others' heads and feet.
+    walkers = [_walker([x, 60, x + 40, 200], slice(62, 198), slice(x + 4, x + 36), 0.95)
+               for x in (20, 80, 140)]
+    group_mask = np.zeros(SIZE, bool)
+    group_mask[70:190, 82:118] = True  # the middle walker again
+    group_mask[150:160, 240:250] = True  # and a blob nobody else explains
+    group = Person(np.array([10, 50, 290, 210], np.float32), 0.67, mask=group_mask)
+    regions = _scene(*walkers, group).regions()
+    assert regions[-1].uncertain
+    assert regions[-1].mask[150:160, 240:250].all()  # filled, fail closed
+    assert not regions[-1].mask[:, :200].any()  # nothing over the walkers' stand-ins
+    assert all(r.mask.sum() >= walkers[0].mask.sum() for r in regions[:3])
