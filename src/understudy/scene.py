@@ -203,6 +203,7 @@ EMPTY_REGION = "no pixels to change: outside the image or inside a replaced pers
 # 273x114 px over four walkers, score 0.67, 2 % of it segmented; its stand-in fitted nothing).
 GROUP_PEOPLE, GROUP_INSIDE = 2, 0.7
 GROUP_NEAR = 0.25  # x the group box's height: its pixels this close to someone are theirs
+BOX_LIKE_FILL = 0.9  # a group's mask this full of its box is a box, not a segmentation
 
 
 def _distrust_group_boxes(regions: list[Region]) -> None:
@@ -210,7 +211,9 @@ def _distrust_group_boxes(regions: list[Region]) -> None:
     never replaced by a stand-in fitted to several people's keypoints, and never a host. Its
     region is what was segmented for it and its faces, less what lies within a quarter of its
     height of anyone else's region: its keypoints' head, hand and foot discs and the pose
-    mask of its crop are the other people's (they painted black over their stand-ins)."""
+    mask of its crop are the other people's (they painted black over their stand-ins). A
+    box with no segmentation of its own (no mask, or the box itself) keeps only its faces:
+    mask-out drew a 273x174 px black bar over empty pavement for one (vtest frame 300)."""
     from understudy.regions import dilate, face_region_mask
 
     for region in regions:
@@ -222,14 +225,24 @@ def _distrust_group_boxes(regions: list[Region]) -> None:
         if inside >= GROUP_PEOPLE:
             region.uncertain = True
             person = region.person
-            if person.mask is not None:
-                mask = person.mask.astype(bool, copy=True)
-                for face in person.faces:
-                    mask |= face_region_mask(face.box, mask.shape)
-                others = np.logical_or.reduce([o.mask for o in regions if o is not region
-                                               and o.kind == "person"])
-                near = dilate(others, max(1, int(GROUP_NEAR * (y1 - y0))))
-                region.mask = mask & ~near
+            segmented = person.mask is not None and not _box_like(person.mask, region.box)
+            mask = person.mask.astype(bool, copy=True) if segmented \
+                else np.zeros_like(region.mask)
+            for face in person.faces:
+                mask |= face_region_mask(face.box, mask.shape)
+            others = np.logical_or.reduce([o.mask for o in regions if o is not region
+                                           and o.kind == "person"])
+            near = dilate(others, max(1, int(GROUP_NEAR * (y1 - y0))))
+            region.mask = mask & ~near
+
+
+def _box_like(mask: np.ndarray, box) -> bool:
+    """A mask that is its box: a stand-in where the segmenter found next to nothing (the
+    pose-free people stage's fallback), not a segmentation."""
+    from understudy.regions import int_box
+
+    x0, y0, x1, y1 = int_box(box, mask.shape)
+    return x1 > x0 and y1 > y0 and float(mask[y0:y1, x0:x1].mean()) >= BOX_LIKE_FILL
 
 
 # A person without a trustworthy mask whose box lies at least this much inside a surer

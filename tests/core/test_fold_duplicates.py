@@ -80,3 +80,16 @@ def test_a_box_over_a_group_is_filled_only_away_from_its_people():
     assert regions[-1].mask[150:160, 240:250].all()  # filled, fail closed
     assert not regions[-1].mask[:, :200].any()  # nothing over the walkers' stand-ins
     assert all(r.mask.sum() >= walkers[0].mask.sum() for r in regions[:3])
+
+
+def test_a_group_box_without_a_segmentation_of_its_own_is_not_a_black_bar():
+    # Mask-out's pose-free people stage gives a box its box as mask when the segmenter finds
+    # next to nothing in its crop: over a group that was a 273x174 px bar over pavement.
+    walkers = [_walker([x, 60, x + 40, 200], slice(62, 198), slice(x + 4, x + 36), 0.95)
+               for x in (20, 140)]
+    box = np.array([10, 50, 290, 210], np.float32)
+    whole = np.zeros(SIZE, bool)
+    whole[50:210, 10:290] = True
+    for group in (Person(box, 0.67, mask=whole), Person(box, 0.67)):
+        regions = _scene(*walkers, group).regions()
+        assert regions[-1].uncertain and not regions[-1].mask.any()
