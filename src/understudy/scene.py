@@ -218,7 +218,7 @@ def _distrust_group_boxes(regions: list[Region]) -> None:
 
     for region in regions:
         x0, y0, x1, y1 = (float(v) for v in region.box)
-        if region.uncertain or region.person is None or (x1 - x0) <= (y1 - y0):
+        if region.person is None or (x1 - x0) <= (y1 - y0):
             continue
         inside = sum(_inside(other.box, region.box) >= GROUP_INSIDE
                      for other in regions if other is not region and other.kind == "person")

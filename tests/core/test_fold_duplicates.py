@@ -90,6 +90,11 @@ def test_a_group_box_without_a_segmentation_of_its_own_is_not_a_black_bar():
     box = np.array([10, 50, 290, 210], np.float32)
     whole = np.zeros(SIZE, bool)
     whole[50:210, 10:290] = True
-    for group in (Person(box, 0.67, mask=whole), Person(box, 0.67)):
+    # And a weak street-wide box (vtest frame 700: 619x197 px at 0.28) whose keypoint discs
+    # painted black over four stand-ins.
+    weak = Person(box, 0.28, uncertain=True, mask=whole,
+                  keypoints_coco17=np.array([[30 + 10 * i, 70, 0.9] for i in range(17)],
+                                            np.float32))
+    for group in (Person(box, 0.67, mask=whole), Person(box, 0.67), weak):
         regions = _scene(*walkers, group).regions()
         assert regions[-1].uncertain and not regions[-1].mask.any()
