@@ -125,6 +125,20 @@ def test_a_new_person_calls_a_keyframe():
     assert [len(s.people) for s in scenes] == [1, 1, 1, 2, 2, 2]
 
 
+def test_a_person_growing_past_the_carried_mask_calls_a_keyframe():
+    """Walking towards the camera: SSDLite's box 40 % taller than the carried person calls a
+    keyframe; 40 % shorter (detectors disagree on box heights) does not."""
+    for scale, keyframes in ((1.4, [0, 1, 2]), (0.6, [0])):
+        detect = Counting(lambda frame: [walker(40)])
+
+        def cheap(image, scale=scale):
+            return [Person(np.array([40, 30, 60, 30 + 60 * scale], np.float32), 0.9)]
+
+        reuse = KeyframePerception(detect, cheap, KeyframeOptions(interval=10, motion_px=10**9))
+        list(reuse.run(Frame(textured(t), "v.mp4", t) for t in range(3)))
+        assert detect.frames == keyframes, scale
+
+
 def test_a_person_a_keyframe_loses_is_carried_on_then_dropped():
     """Detectors blink: a walker on vtest was found on frames 8-9 and 14-19 only. A person the
     next keyframe does not find stays ``lost_frames`` more frames (interpolated), then goes."""

@@ -15,7 +15,7 @@ frame between keyframes gets:
   because limbs swing about the median (fail closed: over-covering is the safe side);
 * **a new keyframe** when something may be uncovered: SSDLite finds a person whose box is not
   mostly inside the carried boxes (someone new, or someone the flow lost), a matched box grew
-  or shrank by ``resize`` (walking towards the camera), or pixels moved between the last two
+  by more than ``resize`` (walking towards the camera), or pixels moved between the last two
   frames outside everything covered (someone the cheap detector missed), and in any case
   every ``interval`` frames.
 
@@ -66,7 +66,7 @@ class KeyframeOptions:
     margin_per_frame: float = 0.01  # ... plus this share per frame since the keyframe
     # A cheap detection less than this share inside the carried boxes is someone new.
     new_inside: float = 0.6
-    # A cheap detection matching a carried person whose height differs by more than this share.
+    # A cheap detection matching a carried person who is taller by more than this share.
     resize: float = 0.25
     # Moving pixels outside the covered region, in one blob of at least this many full-size
     # pixels, call a keyframe (a 60 px walker's head and shoulders are ~400).
@@ -208,11 +208,13 @@ class KeyframePerception:
         for d in self.cheap(frame.image):
             if _inside_union(d.box, boxes, frame.size) < o.new_inside:
                 return "new person"
-            # A person walking towards (or away from) the camera outgrows their carried mask.
+            # A person walking towards the camera outgrows their carried mask. A smaller box
+            # is no risk (the mask covers more): SSDLite's boxes were 20-30 % shorter than the
+            # fused ones for 3 of the 4 keyframes this called on vtest 200-259.
             body = max(bodies, key=lambda b: _iou(b, d.box), default=None)
             if body is not None and _iou(body, d.box) >= 0.5:
                 ours, theirs = float(body[3] - body[1]), float(d.box[3] - d.box[1])
-                if abs(theirs - ours) > o.resize * max(ours, 1.0):
+                if theirs > (1.0 + o.resize) * max(ours, 1.0):
                     return "size change"
         if _moving_outside(prev, gray, scene, o.motion_px):
             return "motion"
