@@ -20,7 +20,7 @@ def test_a_batch_error_is_narrowed_to_the_person_who_caused_it(monkeypatch):
     behind him in the batch fit; the ValueError masked all nine people of the frame."""
     bad = landmarks(7.0)
 
-    def batch(body, people, size, options):
+    def batch(body, people, size, options, *steps_and_rate):
         if any(p is bad for p in people):
             raise ValueError("camera fit put the person at z=0.05 m")
         return [f"fit of {p['keypoints2d'][0, 0]:.0f}" for p in people]

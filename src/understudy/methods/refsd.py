@@ -45,6 +45,10 @@ LIGHT_FOLLOW = 0.3
 # that could, at most this many frames ago, moved with their landmarks: a stand-in that walks
 # out of view instead of a black sliver blinking in after it (issue 20).
 FIT_REUSE_FRAMES = 10
+# In video, a person's fit starts from their track's fit when it is at most this many frames
+# old (``FitOptions.warm_steps`` instead of ``steps``): at 10 fps a walker's limbs turn a
+# few degrees per frame, and after a longer gap the closed-form start is as close.
+WARM_FRAMES = 3
 
 
 @dataclass
@@ -112,6 +116,10 @@ class VideoMemory:
 
     plate: Any = None  # a render.plate.BackgroundPlate, or None (off, or photos)
     colours: dict[int, np.ndarray] = field(default_factory=dict)  # track -> smoothed colour
+    # track -> (seed, the avatar's vertex labels, colours and cloth offsets): a stand-in's
+    # look is the same on every frame of its track, so it is worked out once.
+    looks: dict[int, tuple[int, np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict)
     # track -> (frame, fitted body, median landmark position in the image)
     fits: dict[int, tuple[int, Any, np.ndarray]] = field(default_factory=dict)
 
@@ -130,6 +138,13 @@ class VideoMemory:
         centre = _landmark_centre(person)
         if track_id is not None and centre is not None:
             self.fits[track_id] = (frame, fit, centre)
+
+    def warm_start(self, track_id: int | None, frame: int) -> Any:
+        """The pose of the track's fit on a recent frame (a ``body.fit.FitStart``), or None."""
+        last = self.fits.get(track_id) if track_id is not None else None
+        if last is None or not 0 < frame - last[0] <= WARM_FRAMES:
+            return None
+        return last[1].start
 
     def reuse_fit(self, track_id: int | None, frame: int, person: Person | None,
                   focal: float) -> Any:
@@ -276,7 +291,10 @@ class RefSD:
         focal = self.options.fit.focal_for((h, w))
         entries = [pose_entry(regions[i].person, regions[i].mask, pheno.values, (h, w), focal)
                    for i, _, pheno, _, _ in todo]
-        if self._video is None:
+        if self._video is not None:
+            for entry, (i, *_) in zip(entries, todo):
+                entry["warm"] = self._video.warm_start(regions[i].track_id, scene.frame.index)
+        else:
             # Photos: the fit also follows the person's outline (body.fit's silhouette term;
             # median IoU 0.797 -> 0.810 on the labelled set, ~0.3 s more per person). Video
             # keeps its 0.3 s per person-frame budget, and its fits lean on the track.
@@ -307,10 +325,17 @@ class RefSD:
                 continue
             try:
                 crop = mask_bbox(allowed[i])
-                prng = np.random.default_rng(seed)
-                labels = vertex_regions(body, fit.rest_vertices, fit.rest_heads, outfit)
-                colors = vertex_colors(labels, fit.rest_vertices, outfit, pheno.skin, prng)
-                offset = np.vectorize(THICKNESS.get)(labels).astype(np.float32)
+                track = region.track_id if self._video is not None else None
+                look = self._video.looks.get(track) if track is not None else None
+                if look is None or look[0] != seed:
+                    prng = np.random.default_rng(seed)
+                    labels = vertex_regions(body, fit.rest_vertices, fit.rest_heads, outfit)
+                    colors = vertex_colors(labels, fit.rest_vertices, outfit, pheno.skin, prng)
+                    offset = np.vectorize(THICKNESS.get)(labels).astype(np.float32)
+                    look = (seed, labels, colors, offset)
+                    if track is not None:
+                        self._video.looks[track] = look
+                _, labels, colors, offset = look
                 normals = vertex_normals(fit.vertices, body.faces)
                 verts = fit.vertices + normals * offset[:, None]
                 # Light from beyond the band the inpainting does not read either: a

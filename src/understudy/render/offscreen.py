@@ -64,12 +64,17 @@ class Camera:
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals (V, 3), unit length."""
-    tri = vertices[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_n)
-    return normals / (np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12)
+    p0, p1, p2 = (vertices[faces[:, k]].astype(np.float64) for k in range(3))
+    a, b = p1 - p0, p2 - p0
+    face_n = (a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+              a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+    # Each face's normal summed into its three corners: bincount takes ~1/3 of the time of
+    # ``np.add.at`` on anny's 27k faces (computed twice per person-frame in video).
+    n = len(vertices)
+    normals = np.stack([sum(np.bincount(faces[:, k], c, n) for k in range(3)) for c in face_n],
+                       axis=1)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
+    return normals.astype(vertices.dtype)
 
 
 class Renderer:

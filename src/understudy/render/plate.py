@@ -65,11 +65,13 @@ class BackgroundPlate:
             differs = np.ones(image.shape[:2], bool)
         same, new = clean & ~differs, clean & differs
         # A running mean of agreeing values follows slow light changes and sensor noise.
-        self._value[same] += 0.3 * (pixels[same] - self._value[same])
-        self._count[same] += 1
-        self._value[new] = pixels[new]
-        self._count[new] = 1
-        self._seen[clean] = index
+        # Whole-array updates under a mask: boolean indexing of a 768x576 frame took ~0.1 s
+        # of every video frame.
+        np.copyto(self._value, self._value + 0.3 * (pixels - self._value), where=same[..., None])
+        np.copyto(self._value, pixels, where=new[..., None])
+        self._count += same
+        np.copyto(self._count, 1, where=new)
+        np.copyto(self._seen, index, where=clean)
 
     def fill(self, image: np.ndarray, hole: np.ndarray, covered: np.ndarray, index: int
              ) -> tuple[np.ndarray, np.ndarray]:
