@@ -50,8 +50,10 @@ SEEN = 0.5
 # frames 200-229 (268 person-frames, RefSD video): keypoint error in % of the person's height,
 # median / 90th percentile, and the avatar's silhouette IoU with the person's mask, median:
 # every frame cold, 60 steps: 1.12 / 2.29, 0.688; cold, 15 steps: 1.76 / 3.25; warm, 8 steps:
-# 1.70 / 3.14, 0.681; warm, 15 steps: 1.48 / 2.88, 0.686, with the fit's time 58 -> 36 s.
-WARM_STEPS = 15
+# 1.70 / 3.14, 0.681; 10 steps: 1.67 / 3.06, 0.685; 15 steps: 1.48 / 2.88, 0.686. The fit's
+# time, 2 busy cores: 58 s cold, 36 s warm with 15 steps, 23-29 s with 10. The outline (what
+# a viewer sees) holds at 10; the keypoints gain a little more from 15.
+WARM_STEPS = 10
 # A warm fit whose keypoint error ends above this share of the person's height is redone
 # cold (a walker whose landmarks turned around: 4 heights off after a warm fit on vtest 212).
 REFIT_SHARE = 0.05
