@@ -24,6 +24,26 @@ def clip_box(box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
                      min(max(y1, 0), h)], np.float32)
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two ``x0, y0, x1, y1`` boxes (0 for empty ones)."""
+    ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    inter = ix * iy
+    union = _area(a) + _area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def inside_share(box, outer) -> float:
+    """The share of ``box``'s area that lies inside ``outer``."""
+    ix = max(0.0, float(min(box[2], outer[2]) - max(box[0], outer[0])))
+    iy = max(0.0, float(min(box[3], outer[3]) - max(box[1], outer[1])))
+    return ix * iy / max(_area(box), 1e-6)
+
+
+def _area(box) -> float:
+    return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
+
+
 def int_box(box: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """The pixel slice bounds that cover a float box, clipped to the image."""
     x0, y0, x1, y1 = clip_box(box, size)

@@ -214,13 +214,13 @@ def _distrust_group_boxes(regions: list[Region]) -> None:
     mask of its crop are the other people's (they painted black over their stand-ins). A
     box with no segmentation of its own (no mask, or the box itself) keeps only its faces:
     mask-out drew a 273x174 px black bar over empty pavement for one (vtest frame 300)."""
-    from understudy.regions import dilate, face_region_mask
+    from understudy.regions import dilate, face_region_mask, inside_share
 
     for region in regions:
         x0, y0, x1, y1 = (float(v) for v in region.box)
         if region.person is None or (x1 - x0) <= (y1 - y0):
             continue
-        inside = sum(_inside(other.box, region.box) >= GROUP_INSIDE
+        inside = sum(inside_share(other.box, region.box) >= GROUP_INSIDE
                      for other in regions if other is not region and other.kind == "person")
         if inside >= GROUP_PEOPLE:
             region.uncertain = True
@@ -257,7 +257,7 @@ def _fold_unvouched_into_hosts(regions: list[Region]) -> None:
     pixels and theirs is emptied. One stand-in is drawn over the pixels of both instead of a
     second stand-in fitted to a box, or a black box painted over the host's stand-in; the
     host's own mask, which its fit follows, is left as it was."""
-    from understudy.regions import unvouched_mask
+    from understudy.regions import inside_share, unvouched_mask
 
     def trusted(r: Region) -> bool:
         p = r.person
@@ -268,21 +268,14 @@ def _fold_unvouched_into_hosts(regions: list[Region]) -> None:
         if trusted(region) or region.person is None or not region.mask.any():
             continue
         candidates = [h for h in hosts if h.score >= region.score]
-        host = max(candidates, key=lambda h: _inside(region.box, h.box), default=None)
-        if host is None or _inside(region.box, host.box) < FOLD_INSIDE:
+        host = max(candidates, key=lambda h: inside_share(region.box, h.box), default=None)
+        if host is None or inside_share(region.box, host.box) < FOLD_INSIDE:
             continue
         host.mask = host.mask | region.mask
         host.box = np.array([min(host.box[0], region.box[0]), min(host.box[1], region.box[1]),
                              max(host.box[2], region.box[2]), max(host.box[3], region.box[3])],
                             np.float32)
         region.mask = np.zeros_like(region.mask)
-
-
-def _inside(box, outer) -> float:
-    """Share of ``box``'s area inside ``outer``."""
-    ix = max(0.0, min(box[2], outer[2]) - max(box[0], outer[0]))
-    iy = max(0.0, min(box[3], outer[3]) - max(box[1], outer[1]))
-    return ix * iy / max(float(box[2] - box[0]) * float(box[3] - box[1]), 1e-6)
 
 
 def _uncertain_outside_sure(regions: list[Region]) -> None:

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from understudy.errors import MissingDependency
+from understudy.regions import box_iou
 
 FOUND_IOU = 0.3
 COVERED_SHARE = 0.5
@@ -36,14 +37,6 @@ HANDLED = ("replaced", "masked")
 MIN_MASK_SHARE = 0.10
 CROP_MARGIN = 0.25  # the segmenter sees the box widened by a quarter on every side
 DETAIL_STD = 2.0  # grey levels: below this a 5x5 patch is flat (fill, crushed black, sky)
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _clip(box, size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from understudy.errors import MissingDependency
+from understudy.regions import box_iou  # noqa: F401 (posture.box_iou is used by privacy and analysis)
 
 # MediaPipe's 33 landmarks → COCO-17 order (nose, eyes, ears, shoulders, elbows, wrists,
 # hips, knees, ankles; "left" is the subject's left in both).
@@ -38,16 +39,6 @@ PCK_ALPHAS = (0.05, 0.1, 0.2)
 BODY = np.arange(17) >= 5
 VISIBLE = 0.5
 MATCH_IOU = 0.5
-
-
-def box_iou(a, b) -> float:
-    ax0, ay0, ax1, ay1 = a
-    bx0, by0, bx1, by1 = b
-    iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
-    ih = max(0.0, min(ay1, by1) - max(ay0, by0))
-    inter = iw * ih
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class PoseReader:

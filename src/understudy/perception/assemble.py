@@ -18,7 +18,7 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.pose import HEAD_LANDMARKS, PoseEstimate, centred_in
 from understudy.perception.residual import ResidualOptions, find_leftovers
-from understudy.regions import clip_box, dilate, head_box, int_box, mask_bbox
+from understudy.regions import box_iou, clip_box, dilate, head_box, int_box, mask_bbox
 from understudy.scene import Face, Frame, Person
 
 # Selfie segmentation counts a little less than a person's own pose mask when two people
@@ -451,14 +451,6 @@ def _keypoint_iou(a: np.ndarray, b: np.ndarray) -> float:
     if ba is None or bb is None:
         return 0.0
     return box_iou(ba, bb)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _pose_share(pose: PoseEstimate, blob: np.ndarray, threshold: float) -> float:

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
+from understudy.regions import box_iou
 from understudy.scene import Person
 
 
@@ -168,14 +169,6 @@ class FusedPeople:
         box = (weights[:, None] * boxes).sum(0) / max(weights.sum(), 1e-9)
         return Person(box=box.astype(np.float32), score=score, mask=lead.mask,
                       keypoints_coco17=keypoints)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = _area(a) + _area(b) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _area(box: np.ndarray) -> float:

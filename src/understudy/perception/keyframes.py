@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.regions import box_mask, mask_bbox
+from understudy.regions import box_iou, box_mask, mask_bbox
 from understudy.scene import Face, Frame, Person, Scene
 
 # Lucas-Kanade: corners at least this far apart, this many at most over all the people, and a
@@ -211,8 +211,8 @@ class KeyframePerception:
             # A person walking towards the camera outgrows their carried mask. A smaller box
             # is no risk (the mask covers more): SSDLite's boxes were 20-30 % shorter than the
             # fused ones for 3 of the 4 keyframes this called on vtest 200-259.
-            body = max(bodies, key=lambda b: _iou(b, d.box), default=None)
-            if body is not None and _iou(body, d.box) >= 0.5:
+            body = max(bodies, key=lambda b: box_iou(b, d.box), default=None)
+            if body is not None and box_iou(body, d.box) >= 0.5:
                 ours, theirs = float(body[3] - body[1]), float(d.box[3] - d.box[1])
                 if theirs > (1.0 + o.resize) * max(ours, 1.0):
                     return "size change"
@@ -257,7 +257,7 @@ def _lost(carried: list[_Carried], scene: Scene, n: int) -> list[_Carried]:
         if isinstance(c.item, Face) or c.item.score < LOST_MIN_SCORE:
             continue
         box = c.moved_box()
-        if any(_iou(box, b) >= LOST_IOU for b in boxes):
+        if any(box_iou(box, b) >= LOST_IOU for b in boxes):
             continue  # found again
         if c.lost is None:
             c.lost = n
@@ -444,11 +444,3 @@ def _moving_outside(prev: np.ndarray, gray: np.ndarray, scene: Scene, min_px: in
     # Moving pixels (not the joined area) per blob.
     area = np.bincount(labels[moved > 0], minlength=n)[1:]
     return bool(len(area) and area.max() * 4 >= min_px)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0

@@ -360,14 +360,14 @@ def merge_weak_duplicates(people: list[Person]) -> list[Person]:
     """Fold each uncertain person lying ``DUPLICATE_INSIDE`` inside a sure person's box into
     that person (mask, box and faces): nothing is uncovered, and the sure person's stand-in
     covers the pixels instead of the fail-closed fill."""
-    from understudy.regions import box_mask, mask_bbox
+    from understudy.regions import box_mask, inside_share, mask_bbox
 
     sure = [p for p in people if not p.uncertain]
     kept = []
     for p in people:
-        host = max(sure, key=lambda s: _inside(p.box, s.box), default=None) \
+        host = max(sure, key=lambda s: inside_share(p.box, s.box), default=None) \
             if p.uncertain else None
-        if host is None or _inside(p.box, host.box) < DUPLICATE_INSIDE:
+        if host is None or inside_share(p.box, host.box) < DUPLICATE_INSIDE:
             kept.append(p)
             continue
         extent = p.box  # without a mask the host's region is its box: the weak box joins it
@@ -381,11 +381,3 @@ def merge_weak_duplicates(people: list[Person]) -> list[Person]:
                                 np.float32)
         host.faces.extend(p.faces)
     return kept
-
-
-def _inside(box: np.ndarray, outer: np.ndarray) -> float:
-    """Share of ``box``'s area inside ``outer``."""
-    ix = max(0.0, min(box[2], outer[2]) - max(box[0], outer[0]))
-    iy = max(0.0, min(box[3], outer[3]) - max(box[1], outer[1]))
-    area = max(float(box[2] - box[0]) * float(box[3] - box[1]), 1e-6)
-    return ix * iy / area

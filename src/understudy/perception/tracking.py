@@ -42,6 +42,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from understudy.errors import UsageError
+from understudy.regions import box_iou
 from understudy.scene import Face, Person, Scene
 
 
@@ -156,12 +157,12 @@ class Tracker:
         for i, item in enumerate(items):
             for j, tr in enumerate(live):
                 if j in gone:
-                    iou = 0.0 if gone[j] is None else _iou(item.box, gone[j])
+                    iou = 0.0 if gone[j] is None else box_iou(item.box, gone[j])
                     if iou >= self.options.min_iou:
                         pairs.append((1.0 - iou, i, j))
                     continue
                 prev = tr.seen[tr.last]
-                iou = _iou(item.box, prev.box)
+                iou = box_iou(item.box, prev.box)
                 if iou >= self.options.min_iou:
                     pairs.append((1.0 - iou, i, j))
                 elif _similar_size(item.box, prev.box):
@@ -445,14 +446,6 @@ def _move_mask(mask: np.ndarray, src: np.ndarray, dst: np.ndarray,
     h, w = size
     moved = cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
     return moved.astype(bool)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _similar_size(a: np.ndarray, b: np.ndarray) -> bool:
