@@ -18,6 +18,7 @@ from understudy.evaluation.dataset import REFERENCE, AnonymizedSet, Dataset
 from understudy.evaluation.options import EvaluationOptions
 from understudy.evaluation.privacy import FaceEntry, face_privacy, pair_boxes
 from understudy.evaluation.recognizers import closeness, matches
+from understudy.regions import box_iou
 
 
 @dataclass
@@ -186,7 +187,7 @@ class Collector:
                 candidates = res["people_boxes"]
             else:
                 candidates = [poses["detected"][i]] if poses["detected"][i] else []
-            found = any(posture.box_iou(person["box"], b) >= posture.MATCH_IOU for b in candidates)
+            found = any(box_iou(person["box"], b) >= posture.MATCH_IOU for b in candidates)
             rows.append(posture.compare_pose(person, poses["tracked"][i], found))
         st.pose_rows.extend(rows)
         scored = [r["oks"] for r in rows if r.get("visible")]
@@ -418,7 +419,7 @@ def _face_in_region(boxes: list, region: list[float], kind: str) -> int | None:
     best, best_key = None, 0.0
     for j, b in enumerate(boxes):
         if kind == "face":
-            key = posture.box_iou(b, region)
+            key = box_iou(b, region)
             if key < 0.2:
                 continue
         else:

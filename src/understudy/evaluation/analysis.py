@@ -228,7 +228,7 @@ def truth_people(people: dict[str, Any], labelled: list | None, scale: float) ->
 
 def _dedupe(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Two crops that found the same person (boxes overlapping > 0.7) keep the first."""
-    from understudy.evaluation.posture import box_iou
+    from understudy.regions import box_iou
 
     kept: list[dict[str, Any]] = []
     for p in people:

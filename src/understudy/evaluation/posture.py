@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from understudy.errors import MissingDependency
-from understudy.regions import box_iou  # noqa: F401 (posture.box_iou is used by privacy and analysis)
 
 # MediaPipe's 33 landmarks → COCO-17 order (nose, eyes, ears, shoulders, elbows, wrists,
 # hips, knees, ankles; "left" is the subject's left in both).

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from understudy.evaluation.posture import box_iou
+from understudy.regions import box_iou
 from understudy.evaluation.recognizers import closeness, matches
 
 PAIR_IOU = 0.3
