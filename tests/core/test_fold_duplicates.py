@@ -98,3 +98,11 @@ def test_a_group_box_without_a_segmentation_of_its_own_is_not_a_black_bar():
     for group in (Person(box, 0.67, mask=whole), Person(box, 0.67), weak):
         regions = _scene(*walkers, group).regions()
         assert regions[-1].uncertain and not regions[-1].mask.any()
+
+
+def test_tracked_people_are_not_folded():
+    # Video: walkers cross; a fold that comes and goes would flicker their stand-ins.
+    host, dup = _host(), _walker([110, 60, 165, 200], slice(100, 110), slice(150, 160), 0.55)
+    host.track_id, dup.track_id = 1, 2
+    _, dup_region = _scene(host, dup).regions()
+    assert dup_region.mask[60:200, 110:165].any()
