@@ -299,7 +299,7 @@ class RefSD:
             # median IoU 0.797 -> 0.810 on the labelled set, ~0.3 s more per person). Video
             # keeps its 0.3 s per person-frame budget, and its fits lean on the track.
             for entry, (i, *_) in zip(entries, todo):
-                entry["silhouette"] = _silhouette(regions[i])
+                entry["silhouette"] = _own_outline(regions[i])
         fits = fit_bodies(self.body, entries, (h, w), self.options.fit) if entries else []
         self.timings["fit"] += time.perf_counter() - t
 
@@ -348,8 +348,9 @@ class RefSD:
                 layer = self.renderer.render(verts, faces, colors, camera, crop, light)
                 # Clothes as loose as the person's outline asks (render/silhouette.py).
                 x0, y0, x1, y1 = crop
-                grow, _ = best_growth(layer.alpha > 0.5, _silhouette(region)[y0:y1, x0:x1],
-                                      _height(region.mask))
+                outline = _own_outline(region)
+                grow = best_growth(layer.alpha > 0.5, outline[y0:y1, x0:x1],
+                                   _height(region.mask))[0] if outline is not None else 0
                 if grow:
                     loose = grow * fit.depth / camera.focal  # px -> metres at the body
                     # Looser clothes only (hands and face keep their size); thinning takes
@@ -465,6 +466,18 @@ def silhouette_iou(layer: Any, crop: tuple[int, int, int, int], mask: np.ndarray
     avatar[y0:y1, x0:x1] = layer.alpha > 0.5
     union = (avatar | mask).sum()
     return float((avatar & mask).sum() / union) if union else 0.0
+
+
+def _own_outline(region: Any) -> np.ndarray | None:
+    """The person's silhouette when it can be followed: a mask that holds them. A sliver of
+    their box (``regions.unvouched_mask``: a segmenter that found the ball in a catcher's
+    hands) pulled the fit into a crumpled figure a fifth of the person's size."""
+    from understudy.regions import unvouched_mask
+
+    person = region.person
+    if person is None or person.mask is None or not person.mask.any() or unvouched_mask(person):
+        return None
+    return person.mask.astype(bool)
 
 
 def _silhouette(region: Any) -> np.ndarray:
