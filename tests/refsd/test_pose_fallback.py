@@ -153,3 +153,22 @@ def test_sparse_keypoints_match_the_full_forward(body):
         pose = {name: eye4[:, j] for j, name in enumerate(FIT_BONES)}
         full = body.regressor(anny(pose_parameters=pose, phenotype_kwargs=pheno))
         assert (full - sparse(pose)).abs().max().item() < 5e-4
+
+
+def test_landmarks_spanning_a_tenth_of_the_box_give_way_to_coco17(astronaut_person):
+    """basketball2: MediaPipe posed the ball in an edge-cut catcher's hands (landmarks over 11 %
+    of his box's height) and the stand-in was a crumpled figure by the ball."""
+    from understudy.methods.refsd import pose_entry
+
+    person = dataclasses.replace(astronaut_person, keypoints_coco17=coco_of(astronaut_person))
+    size = person.mask.shape
+    assert pose_entry(person, person.mask, {}, size)["source"] == "mediapipe"
+    small = person.keypoints2d.copy()
+    top = float(person.box[1])
+    small[:, 1] = top + 0.1 * (small[:, 1] - top)  # squashed into the box's top tenth
+    squashed = dataclasses.replace(person, keypoints2d=small)
+    entry = pose_entry(squashed, person.mask, {}, size)
+    assert entry["source"] == "coco17"
+    alone = dataclasses.replace(squashed, keypoints_coco17=None)
+    entry = pose_entry(alone, person.mask, {}, size)
+    assert entry["source"] == "none" and "span" in entry["problem"]

@@ -468,6 +468,25 @@ def silhouette_iou(layer: Any, crop: tuple[int, int, int, int], mask: np.ndarray
     return float((avatar & mask).sum() / union) if union else 0.0
 
 
+# MediaPipe's landmarks of a person span 0.7-0.9 of their box's height on the street frames
+# measured; at a tenth, its crop's pose was someone else's or a part: a catcher cut by the image
+# edge (0.11: a crumpled stand-in by the ball) and a walker behind another (0.05, IoU 0.09).
+MIN_LANDMARK_SPAN = 0.35
+
+
+def _small_span(person: Person | None) -> str:
+    """Why MediaPipe's landmarks cannot be this person's body, or "" when they can."""
+    if person is None or person.keypoints2d is None or person.keypoint_format != "mediapipe33":
+        return ""
+    k = np.asarray(person.keypoints2d, np.float64)
+    seen = k[:, 2] >= 0.5
+    ys = k[seen, 1] if seen.sum() >= 2 else k[:, 1]
+    height = float(person.box[3] - person.box[1])
+    span = float(ys.max() - ys.min()) / height if height > 0 else 1.0
+    return "" if span >= MIN_LANDMARK_SPAN else (
+        f"MediaPipe's landmarks span {span:.0%} of the person's box height")
+
+
 def _own_outline(region: Any) -> np.ndarray | None:
     """The person's silhouette when it can be followed: a mask that holds them. A sliver of
     their box (``regions.unvouched_mask``: a segmenter that found the ball in a catcher's
@@ -517,7 +536,7 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
         mediapipe.update(keypoints2d=person.keypoints2d, keypoints3d=person.keypoints3d)
     if person is not None and (person.pose_from_track or person.interpolated):
         mediapipe["source"] = "track"  # video: from the neighbouring frames of the track
-    problem = check_landmarks(mediapipe, size, focal)
+    problem = check_landmarks(mediapipe, size, focal) or _small_span(person)
     if not problem:
         return mediapipe
     coco = None
