@@ -124,7 +124,15 @@ def unvouched_mask(person) -> bool:
     x0, y0, x1, y1 = int_box(person.box, person.mask.shape)
     if x1 <= x0 or y1 <= y0 or (y1 - y0) < UPRIGHT_ASPECT * (x1 - x0):
         return False
-    return person.uncertain or float(person.mask[y0:y1, x0:x1].mean()) < SPARSE_MASK_FILL
+    return person.uncertain or box_fill(person.mask, person.box) < SPARSE_MASK_FILL
+
+
+def box_fill(mask: np.ndarray, box: np.ndarray) -> float | None:
+    """The share of ``box``'s pixels that ``mask`` holds; None for a box with no pixels."""
+    x0, y0, x1, y1 = int_box(box, mask.shape)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return float(mask[y0:y1, x0:x1].mean())
 
 
 # COCO-17 index of each MediaPipe-33 landmark used for coverage (nose, eyes, ears,

@@ -239,10 +239,10 @@ def _distrust_group_boxes(regions: list[Region]) -> None:
 def _box_like(mask: np.ndarray, box) -> bool:
     """A mask that is its box: a stand-in where the segmenter found next to nothing (the
     pose-free people stage's fallback), not a segmentation."""
-    from understudy.regions import int_box
+    from understudy.regions import box_fill
 
-    x0, y0, x1, y1 = int_box(box, mask.shape)
-    return x1 > x0 and y1 > y0 and float(mask[y0:y1, x0:x1].mean()) >= BOX_LIKE_FILL
+    fill = box_fill(mask, box)
+    return fill is not None and fill >= BOX_LIKE_FILL
 
 
 # A person without a trustworthy mask whose box lies at least this much inside a surer

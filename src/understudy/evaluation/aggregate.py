@@ -64,6 +64,12 @@ INDEPENDENT = {"face_detector": "dlib HOG (frontal_face_detector)",
                "shared_with_anonymizer": "YuNet, the face detector of the sface recognizer"}
 
 
+def body_entries(rel: str, idents: list[str], vectors: list, queries: list) -> list[BodyEntry]:
+    """One body re-ID entry per original person of ``rel``: their vector, the query's."""
+    return [BodyEntry(rel, i, np.asarray(o, np.float32), np.asarray(q, np.float32), idents[i])
+            for i, (o, q) in enumerate(zip(vectors, queries))]
+
+
 def body_floors(references: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per attacker, its highest R@1 (and gallery R@1) on the identity-free references: what
     it reads from the place and the pose alone (``references.py``)."""
@@ -112,10 +118,8 @@ class Collector:
                 vectors = orig.get("body", {}).get(kind)
                 if vectors is None:
                     continue
-                entries = self.references.setdefault(name, {}).setdefault(kind, [])
-                entries.extend(BodyEntry(rel, i, np.asarray(o, np.float32),
-                                         np.asarray(q, np.float32), idents[i])
-                               for i, (o, q) in enumerate(zip(vectors, queries)))
+                self.references.setdefault(name, {}).setdefault(kind, []).extend(
+                    body_entries(rel, idents, vectors, queries))
 
     def missing(self, name: str, rel: str) -> None:
         self.sets[name].missing.append(rel)
@@ -212,10 +216,7 @@ class Collector:
             queries = res.get("body", {}).get(kind)
             if queries is None:
                 continue
-            entries = st.body.setdefault(kind, [])
-            for i, (o, a) in enumerate(zip(vectors, queries)):
-                entries.append(BodyEntry(rel, i, np.asarray(o, np.float32),
-                                         np.asarray(a, np.float32), idents[i]))
+            st.body.setdefault(kind, []).extend(body_entries(rel, idents, vectors, queries))
 
     def _people(self, st: SetState, anon: AnonymizedSet, rel: str, orig, res, record) -> None:
         """Recall, coverage and visibility of each original person in this output."""

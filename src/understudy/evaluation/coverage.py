@@ -135,9 +135,9 @@ def person_outcomes(people: list, regions: list[dict[str, Any]], scale: float,
     # Handled regions are matched first: a skipped duplicate row over a person who was
     # replaced as another row (an empty region folded into its host) does not hide them;
     # people no handled region matches take the rest, for the outcome they report.
-    pairs = sorted(((handled_regions[j].get("outcome") in HANDLED, box_iou(p, b), i, j)
-                    for i, p in enumerate(people) for j, b in enumerate(boxes)
-                    if box_iou(p, b) >= FOUND_IOU), reverse=True)
+    ious = [(box_iou(p, b), i, j) for i, p in enumerate(people) for j, b in enumerate(boxes)]
+    pairs = sorted(((handled_regions[j].get("outcome") in HANDLED, iou, i, j)
+                    for iou, i, j in ious if iou >= FOUND_IOU), reverse=True)
     match: list[int | None] = [None] * len(people)
     used: set[int] = set()
     for _, _, i, j in pairs:

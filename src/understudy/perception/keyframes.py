@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.regions import box_iou, box_mask, mask_bbox
+from understudy.regions import box_iou, box_mask, clip_box, mask_bbox
 from understudy.scene import Face, Frame, Person, Scene
 
 # Lucas-Kanade: corners at least this far apart, this many at most over all the people, and a
@@ -398,9 +398,8 @@ def _moved_points(points: np.ndarray | None, offset: np.ndarray) -> np.ndarray |
 
 
 def _clip(box: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
-    h, w = size
-    out = np.array([max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(w)),
-                    min(box[3], float(h))], np.float32)
+    """``box`` clipped to the frame, or None when under 2 px of it is in view."""
+    out = clip_box(box, size)
     if out[2] - out[0] < 2 or out[3] - out[1] < 2:
         return None
     return out
