@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 import numpy as np
 
 from understudy.errors import UsageError
+from understudy.perception.ahead import run_ahead
 from understudy.scene import TARGETS, Face, Frame, Outcome, Person, RegionResult, Scene
 
 if TYPE_CHECKING:
@@ -181,11 +182,15 @@ class Perceiver:
 
             reuse = KeyframePerception(self.detect, self.cheap, self.keyframes)
             self.keyframe_counts = reuse.counts
-            scenes = reuse.run(frames)
+            stage = reuse.run
         else:
-            scenes = (self.detect(frame) for frame in frames)
-        for scene in tracker.run(scenes):
+            stage = self._detect_each
+        for scene in tracker.run(run_ahead(stage, frames)):
             yield self.select(scene)
+
+    def _detect_each(self, frames: Iterable[Frame]) -> Iterator[Scene]:
+        for frame in frames:
+            yield self.detect(frame)
 
     def select(self, scene: Scene) -> Scene:
         """Apply exclusions, the minimum size and the uncertain threshold to a scene."""
