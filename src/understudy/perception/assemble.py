@@ -237,7 +237,7 @@ class PeopleAssembler:
         est = self.pose(image, person.box)
         if est is not None and self._weak_alone(cand) and not _vouches(
                 est, person.box, image.shape[:2], self.options.mask_threshold):
-            est = None  # a pose on a traffic cone or a tripod vouches for nobody
+            est = None  # a pose on a traffic cone vouches for nobody
         if est is None:
             if self.keypoints is not None and person.keypoints_coco17 is None:
                 person.keypoints_coco17 = self.keypoints(image, person.box)
@@ -461,10 +461,11 @@ def _vouches(pose: PoseEstimate, box: np.ndarray, size: tuple[int, int],
     """Whether ``pose`` is a body in ``box``: enough to keep a weak box nothing else supports.
 
     MediaPipe poses objects: on the street clip (vtest 512-529) a traffic cone (torso seen at
-    0.13, its mask on 95 % of the box) and a tripod (torso at 1.0, its mask on 3 % of the box)
-    were kept as people on every keyframe and masked black beside the stand-ins, as the
+    0.13) was kept as a person on every frame and masked black beside the stand-ins, as the
     residual guard's lamp post and road sign were before it asked the same of a blob's pose.
-    A walker's pose mask fills ~half their box."""
+    A walker's pose mask fills ~half their box. A tripod it poses as a whole body (torso at
+    0.99, mask on 3-36 % of the box, by frame) passes on some frames: no model here tells it
+    from a thin person."""
     if pose.score < SEED_POSE_SCORE or not centred_in(pose.keypoints2d, box):
         return False
     x0, y0, x1, y1 = pose.crop
