@@ -2,15 +2,16 @@
 
 30 frames (3 s) of opencv-doc's ``vtest.avi`` (768x576, 10 fps, 6-8 walkers 60-120 px tall),
 frames 500-529, a stretch the tracker and its thresholds were not tuned on (those were
-100-119 and 300-329). The rule that a weak box needs a pose that is a body in it
-(``perception/assemble.py: _vouches``) was written after looking at this stretch's masked
-finds (a traffic cone), with the assembler's existing thresholds; on the held-out frames
-650-679 it took 3 masked person-frames off and changed nothing else (276 replaced of 317,
-87.1 %, against 276 of 320: the masked there are MoveNet boxes as wide as the street, a
-walker 40 px tall no detector scores sure, and a box cut by the right edge). `understudy anonymize --method refsd` in render mode, then the
+100-119 and 300-329). `understudy anonymize --method refsd` in render mode, then the
 evaluation's video check (``understudy.evaluation.video``): person-frames replaced, flicker
 (alternations between a stand-in and a mask), and moving people left visible by an
-independent motion check that uses no detector. About 2 minutes on 2 cores.
+independent motion check that uses no detector. About 3.5 minutes on 2 cores.
+
+The rule that a weak box needs a pose that is a body in it (``perception/assemble.py:
+_vouches``) was written after looking at this stretch's masked finds (a traffic cone), with
+the assembler's existing thresholds. So a second stretch, frames 650-679, which no rule was
+written for, is measured too: there the rule took 3 masked person-frames off and changed
+nothing else, and the goals it does not reach are marked below with its figures.
 
 The motion check's empty street is the median of the whole ``vtest.avi`` (every 8th of its
 795 frames), not of these 30: a man stands still for most of frames 500-529, so their median
@@ -38,20 +39,23 @@ FIRST, COUNT = 500, 30
 WHOLE_CLIP, EMPTY_STEP = 795, 8  # vtest.avi's frames; every 8th builds the empty street
 
 
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("video")
+def anonymize_clip(root: Path, first: int, methods: tuple[str, ...]) -> Path:
     (root / "orig").mkdir()
     try:
-        write_street_clip(root / "orig" / "street.mp4", FIRST, COUNT)
+        write_street_clip(root / "orig" / "street.mp4", first, COUNT)
     except PhotosUnavailable as exc:
         pytest.skip(str(exc))
     cli = [sys.executable, "-m", "understudy"]
-    for method in ("refsd", "maskout"):
+    for method in methods:
         subprocess.run(cli + ["anonymize", str(root / "orig"), "-o", str(root / method),
                               "--method", method, "--target", "people", "--seed", "2"],
                        check=True, capture_output=True, env=dict(os.environ))
     return root
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    return anonymize_clip(tmp_path_factory.mktemp("video"), FIRST, ("refsd", "maskout"))
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +113,39 @@ def test_no_moving_person_is_left_visible(outputs, method, empty):
     result = check(outputs, method, empty)
     assert result.static_camera and result.moving_blobs >= 3 * COUNT, result
     assert result.left_visible == 0, result
+
+
+# A second stretch, frames 650-679, looked at only to measure (issue 20's goals on it, the
+# figures of the last run; strict: the day one passes, the test fails until its mark goes).
+HELD_OUT = 650
+NOT_YET = {
+    "replaced": "issue 20, held-out vtest 650-679: 276 of 317 person-frames replaced (87.1 %); "
+                "masked: two MoveNet boxes as wide as the street (14 masked and 10 skipped "
+                "person-frames), a 20x48 px box drifting between two walkers (10), a box cut "
+                "by the right edge (7): false finds no detector scores sure, failing closed",
+    "alternations": "issue 20, held-out vtest 650-679: 4 alternations, all on the two "
+                    "street-wide MoveNet boxes (masked while a face is assigned to them, "
+                    "skipped when not)",
+}
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory):
+    return anonymize_clip(tmp_path_factory.mktemp("held_out"), HELD_OUT, ("refsd",))
+
+
+def test_held_out_stretch_leaves_no_moving_person_visible(held_out, empty):
+    result = check(held_out, "refsd", empty)
+    assert result.static_camera and result.moving_blobs >= 3 * COUNT, result
+    assert result.left_visible == 0 and result.replaced >= 0.85 * result.person_frames, result
+
+
+@pytest.mark.xfail(reason=NOT_YET["replaced"], strict=True)
+def test_held_out_stretch_replaces_95_percent(held_out, empty):
+    result = check(held_out, "refsd", empty)
+    assert result.replaced >= 0.95 * result.person_frames, result
+
+
+@pytest.mark.xfail(reason=NOT_YET["alternations"], strict=True)
+def test_held_out_stretch_has_no_alternations(held_out, empty):
+    assert check(held_out, "refsd", empty).alternations == 0
