@@ -124,8 +124,8 @@ NOT_YET = {
                 "person-frames), a 20x48 px box drifting between two walkers (10), a box cut "
                 "by the right edge (7): false finds no detector scores sure, failing closed",
     "alternations": "issue 20, held-out vtest 650-679: 4 alternations, all on the two "
-                    "street-wide MoveNet boxes (masked while a face is assigned to them, "
-                    "skipped when not)",
+                    "street-wide MoveNet boxes (masked while their own segmentation away from "
+                    "the walkers holds pixels, skipped when it holds none)",
 }
 
 
