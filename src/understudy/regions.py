@@ -29,18 +29,25 @@ def box_iou(a, b) -> float:
     ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
     iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
     inter = ix * iy
-    union = _area(a) + _area(b) - inter
+    union = box_area(a) + box_area(b) - inter
     return inter / union if union > 0 else 0.0
+
+
+def union_box(a, b) -> np.ndarray:
+    """The smallest box holding both ``x0, y0, x1, y1`` boxes."""
+    return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])],
+                    np.float32)
 
 
 def inside_share(box, outer) -> float:
     """The share of ``box``'s area that lies inside ``outer``."""
     ix = max(0.0, float(min(box[2], outer[2]) - max(box[0], outer[0])))
     iy = max(0.0, float(min(box[3], outer[3]) - max(box[1], outer[1])))
-    return ix * iy / max(_area(box), 1e-6)
+    return ix * iy / max(box_area(box), 1e-6)
 
 
-def _area(box) -> float:
+def box_area(box) -> float:
+    """The area of an ``x0, y0, x1, y1`` box (0 for an empty one)."""
     return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
 
 

@@ -261,7 +261,7 @@ def _fold_unvouched_into_hosts(regions: list[Region]) -> None:
     Photos only: in a video the fold changes from frame to frame as people cross, and a
     tracked walker folded into his neighbour on some frames loses his own stand-in on those
     (vtest 200-259: 8 -> 42 alternations); tracking already carries each person's region."""
-    from understudy.regions import inside_share, unvouched_mask
+    from understudy.regions import inside_share, union_box, unvouched_mask
 
     if any(r.track_id is not None for r in regions):
         return
@@ -279,9 +279,7 @@ def _fold_unvouched_into_hosts(regions: list[Region]) -> None:
         if host is None or inside_share(region.box, host.box) < FOLD_INSIDE:
             continue
         host.mask = host.mask | region.mask
-        host.box = np.array([min(host.box[0], region.box[0]), min(host.box[1], region.box[1]),
-                             max(host.box[2], region.box[2]), max(host.box[3], region.box[3])],
-                            np.float32)
+        host.box = union_box(host.box, region.box)
         region.mask = np.zeros_like(region.mask)
 
 

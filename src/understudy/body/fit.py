@@ -331,14 +331,7 @@ def fit_bodies(body: BodyModel, people: list[dict], size: tuple[int, int],
             if not members:
                 continue
             steps = options.warm_steps if warm else options.steps
-            batch = [people[k] for k in members]
-            try:
-                fits = _fit_batch(body, batch, size, options, steps)
-            except ValueError:
-                # One person's landmarks passed the check but cannot place a camera at the
-                # fit's focal length: fit them one by one, so only that person fails (and is
-                # masked), not everyone in the frame.
-                fits = [_fit_alone(body, person, size, options, steps) for person in batch]
+            fits = _fit_each(body, [people[k] for k in members], size, options, steps)
             fitted.update(zip(members, fits))
         # A warm fit that ended far from this frame's landmarks (a turn, a left-right swap the
         # short warm fit could not follow) is fitted again from the closed form, in full.
@@ -346,17 +339,24 @@ def fit_bodies(body: BodyModel, people: list[dict], size: tuple[int, int],
                  and fitted[k].error_px > REFIT_SHARE * max(float(people[k]["scale"]), 16.0)]
         if again:
             cold = [{**people[k], "warm": None} for k in again]
-            try:
-                fits = _fit_batch(body, cold, size, options)
-            except ValueError:
-                fits = [_fit_alone(body, person, size, options, options.steps)
-                        for person in cold]
+            fits = _fit_each(body, cold, size, options, options.steps)
             for k, fit in zip(again, fits):
                 if isinstance(fit, BodyFit) and fit.error_px < fitted[k].error_px:
                     fitted[k] = fit
     finally:
         torch.set_num_threads(previous)
     return [problem or fitted[k] for k, problem in enumerate(problems)]
+
+
+def _fit_each(body: BodyModel, people: list[dict], size: tuple[int, int],
+              options: FitOptions, steps: int) -> list[BodyFit | str]:
+    """``people`` fitted in one batch; when one person's landmarks passed the check but
+    cannot place a camera at the fit's focal length, one by one, so only that person fails
+    (and is masked), not everyone in the frame."""
+    try:
+        return list(_fit_batch(body, people, size, options, steps))
+    except ValueError:
+        return [_fit_alone(body, person, size, options, steps) for person in people]
 
 
 def _fit_alone(body: BodyModel, person: dict, size: tuple[int, int], options: FitOptions,

@@ -385,6 +385,7 @@ class RefSD:
 
         for i, data in info.items():
             region = regions[i]
+            own = _silhouette(region)
             audit = {
                 "method": "refsd", "mode": self.options.mode,
                 "attributes": data["attrs"].to_json(),
@@ -395,10 +396,8 @@ class RefSD:
                 "pose_source": data["pose_source"],
                 "fit_error_px": round(data["fit"].error_px, 2),
                 # Over the person's own height (their mask), not the privacy region's.
-                "fit_error_share": round(data["fit"].error_px / max(
-                    _height(_silhouette(region)), 1), 4),
-                "silhouette_iou": round(silhouette_iou(data["layer"], data["crop"],
-                                                       _silhouette(region)), 3),
+                "fit_error_share": round(data["fit"].error_px / max(_height(own), 1), 4),
+                "silhouette_iou": round(silhouette_iou(data["layer"], data["crop"], own), 3),
                 "margin_px": self.margin_for(region.mask),
                 "inpaint": self.options.inpaint,
             }

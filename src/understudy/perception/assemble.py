@@ -18,7 +18,8 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.pose import HEAD_LANDMARKS, PoseEstimate, centred_in
 from understudy.perception.residual import ResidualOptions, find_leftovers
-from understudy.regions import box_iou, clip_box, dilate, head_box, int_box, mask_bbox
+from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
+                                mask_bbox, union_box)
 from understudy.scene import Face, Frame, Person
 
 # Selfie segmentation counts a little less than a person's own pose mask when two people
@@ -39,6 +40,9 @@ SEED_POSE_SCORE = 0.5
 COCO17_HEAD = (0, 1, 2, 3, 4)
 # A residual person without a pose whose torso is visible to this degree is kept uncertain.
 RESIDUAL_SCORE = 0.3
+# A pose whose torso landmarks are seen this well is a body, where a pose is the only
+# evidence that someone is there (``_pose_is_body``).
+POSE_BODY_SCORE = 0.5
 # A residual blob's pose counts only if the pose's own mask covers this share of the blob:
 # MediaPipe posed a lamp post and a road sign on the street video (its mask there was thin).
 RESIDUAL_POSE_SHARE = 0.4
@@ -189,14 +193,14 @@ class PeopleAssembler:
         detection the detectors gave there (then it is masked out, fail closed)."""
         size = image.shape[:2]
         handled = [c.person.mask if c.person.mask is not None
-                   else _box_mask(c.person.box, size) for c in cands]
+                   else box_mask(c.person.box, size) for c in cands]
         found = []
         for left in find_leftovers(selfie, handled, self.options.residual):
             if left.owner is not None:
                 owner = cands[left.owner].person
                 if owner.mask is not None:
                     owner.mask = owner.mask | left.mask
-                    owner.box = clip_box(_union(owner.box, left.box), size)
+                    owner.box = clip_box(union_box(owner.box, left.box), size)
                 continue
             person = Person(box=left.box, score=RESIDUAL_SCORE, mask=left.mask,
                             uncertain=True, source="residual")
@@ -204,10 +208,9 @@ class PeopleAssembler:
             self._add_pose(image, cand)
             # The pose crop is wider than the blob and may hold a neighbour: keep it only if
             # its body sits on the blob.
-            if cand.pose is not None and (cand.pose.score < 0.5 or not centred_in(
-                    cand.pose.keypoints2d, left.box) or _pose_share(cand.pose, left.mask,
-                                                                     self.options.mask_threshold)
-                    < RESIDUAL_POSE_SHARE):
+            if cand.pose is not None and not _pose_is_body(
+                    cand.pose, left.box, left.mask, RESIDUAL_POSE_SHARE,
+                    self.options.mask_threshold):
                 cand.pose = None
                 person.keypoints2d = person.keypoints3d = None
             if cand.pose is None:
@@ -300,7 +303,7 @@ class PeopleAssembler:
                 if len(vis):
                     kb = np.array([vis[:, 0].min(), vis[:, 1].min(), vis[:, 0].max(),
                                    vis[:, 1].max()], np.float32)
-                    person.box = clip_box(_union(head, kb), size)
+                    person.box = clip_box(union_box(head, kb), size)
         if cand.pose is None and self.keypoints is not None:
             kp = self.keypoints(image, crop)
             # Theirs only if its head is this face.
@@ -363,7 +366,7 @@ class PeopleAssembler:
             mask[oy0:oy1, ox0:ox1] = mine
             p.mask = mask
             # The box covers the whole mask (a seeded person's box starts as their head).
-            p.box = clip_box(_union(p.box, np.array(mask_bbox(mask), np.float32)), (h, w))
+            p.box = clip_box(union_box(p.box, np.array(mask_bbox(mask), np.float32)), (h, w))
         _grow_segments(cands, (h, w))
 
 
@@ -466,15 +469,16 @@ def _vouches(pose: PoseEstimate, box: np.ndarray, size: tuple[int, int],
     A walker's pose mask fills ~half their box. A tripod it poses as a whole body (torso at
     0.99, mask on 3-36 % of the box, by frame) passes on some frames: no model here tells it
     from a thin person."""
-    if pose.score < SEED_POSE_SCORE or not centred_in(pose.keypoints2d, box):
-        return False
-    x0, y0, x1, y1 = pose.crop
-    bx0, by0, bx1, by1 = int_box(box, size)
-    ix0, iy0, ix1, iy1 = max(bx0, x0), max(by0, y0), min(bx1, x1), min(by1, y1)
-    if ix1 <= ix0 or iy1 <= iy0:
-        return False
-    covered = (pose.mask[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] > threshold).sum()
-    return bool(covered >= MIN_SEGMENT_FILL * max((bx1 - bx0) * (by1 - by0), 1))
+    return _pose_is_body(pose, box, box_mask(box, size), MIN_SEGMENT_FILL, threshold)
+
+
+def _pose_is_body(pose: PoseEstimate, box: np.ndarray, pixels: np.ndarray, share: float,
+                  threshold: float) -> bool:
+    """Whether ``pose`` is a body on ``pixels`` (a residual blob, or a box's pixels): its
+    torso seen (``POSE_BODY_SCORE``), its head and torso inside ``box``, and its own mask on
+    at least ``share`` of ``pixels``."""
+    return (pose.score >= POSE_BODY_SCORE and centred_in(pose.keypoints2d, box)
+            and _pose_share(pose, pixels, threshold) >= share)
 
 
 def _pose_share(pose: PoseEstimate, blob: np.ndarray, threshold: float) -> float:
@@ -505,7 +509,7 @@ def _grow_segments(cands: list[_Candidate], size: tuple[int, int]) -> None:
         extra = dilate(p.mask, max(2, int(round(SEGMENT_GROWTH * height)))) & ~owned
         p.mask = p.mask | extra
         owned |= extra
-        p.box = clip_box(_union(p.box, np.array(mask_bbox(p.mask), np.float32)), size)
+        p.box = clip_box(union_box(p.box, np.array(mask_bbox(p.mask), np.float32)), size)
 
 
 def _box_distance(box: tuple[int, int, int, int], area: tuple[int, int, int, int]
@@ -517,15 +521,3 @@ def _box_distance(box: tuple[int, int, int, int], area: tuple[int, int, int, int
     dx = np.abs(np.arange(ax0, ax1) + 0.5 - (x0 + x1) / 2) / max((x1 - x0) / 2, 1)
     dy = np.abs(np.arange(ay0, ay1) + 0.5 - (y0 + y1) / 2) / max((y1 - y0) / 2, 1)
     return np.maximum(dy[:, None], dx[None, :]).astype(np.float32)
-
-
-def _box_mask(box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    x0, y0, x1, y1 = int_box(box, size)
-    mask = np.zeros(size, bool)
-    mask[y0:y1, x0:x1] = True
-    return mask
-
-
-def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])],
-                    np.float32)

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.regions import box_iou
+from understudy.regions import box_area, box_iou
 from understudy.scene import Person
 
 
@@ -150,7 +150,7 @@ class FusedPeople:
                 & (seen[:, 1] <= y1)
             share = float(inside.mean())
             # Prefer the tightest box that holds the keypoints: a big neighbour box may too.
-            if share >= best_share and (best is None or _area(cl.box) < _area(best.box)):
+            if share >= best_share and (best is None or box_area(cl.box) < box_area(best.box)):
                 best, best_share = cl, share
         return best
 
@@ -169,7 +169,3 @@ class FusedPeople:
         box = (weights[:, None] * boxes).sum(0) / max(weights.sum(), 1e-9)
         return Person(box=box.astype(np.float32), score=score, mask=lead.mask,
                       keypoints_coco17=keypoints)
-
-
-def _area(box: np.ndarray) -> float:
-    return float(max(box[2] - box[0], 0) * max(box[3] - box[1], 0))

@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.regions import box_iou, box_mask, clip_box, mask_bbox
+from understudy.regions import box_iou, box_mask, clip_box, mask_bbox, union_box
 from understudy.scene import Face, Frame, Person, Scene
 
 # Lucas-Kanade: corners at least this far apart, this many at most over all the people, and a
@@ -186,8 +186,7 @@ class KeyframePerception:
                 mask = None
             if mask is not None:  # the mask may reach past the box towards the border
                 bx = mask_bbox(mask)
-                box = np.array([min(box[0], bx[0]), min(box[1], bx[1]), max(box[2], bx[2]),
-                                max(box[3], bx[3])], np.float32)
+                box = union_box(box, bx)
             p = c.item
             people.append(dataclasses.replace(
                 p, box=box, mask=mask, faces=faces,

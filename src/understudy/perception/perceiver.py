@@ -365,7 +365,7 @@ def merge_weak_duplicates(people: list[Person]) -> list[Person]:
     """Fold each uncertain person lying ``DUPLICATE_INSIDE`` inside a sure person's box into
     that person (mask, box and faces): nothing is uncovered, and the sure person's stand-in
     covers the pixels instead of the fail-closed fill."""
-    from understudy.regions import box_mask, inside_share, mask_bbox
+    from understudy.regions import box_mask, inside_share, mask_bbox, union_box
 
     sure = [p for p in people if not p.uncertain]
     kept = []
@@ -381,8 +381,6 @@ def merge_weak_duplicates(people: list[Person]) -> list[Person]:
             host.mask = host.mask | own
             extent = mask_bbox(own)
         if extent is not None:
-            host.box = np.array([min(host.box[0], extent[0]), min(host.box[1], extent[1]),
-                                 max(host.box[2], extent[2]), max(host.box[3], extent[3])],
-                                np.float32)
+            host.box = union_box(host.box, extent)
         host.faces.extend(p.faces)
     return kept
