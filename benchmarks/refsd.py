@@ -1,10 +1,18 @@
 """python benchmarks/refsd.py [--repeats 3] [--people 1] [--model SD_FOLDER_OR_HUB_ID]
+python benchmarks/refsd.py --end-to-end
 
 Time RefSD per person and per stage (inpaint, fit, render, refine) on the bundled astronaut
 photo, tiled side by side ``--people`` times for a multi-person image. Perception (MediaPipe)
 runs once, outside the timing. With ``--model`` it also times stage 3 and a bare SD img2img
 call with the same steps and size on the same crop: the issue's goal is RefSD at most 1.5x
 that call on a GPU, and under 1 s per person in render mode on the CPU.
+
+``--end-to-end`` times what a user waits for instead (issue 18, item 5: at most 1 s per
+person): ``understudy anonymize FOLDER --method refsd`` on the labelled people set's 13 real
+photos (tests/people_set.py: group photos, street frames, people cut by the edge, overlapping),
+each image's perception, fit, render, inpaint and write as the audit times it, models loaded
+once (the first photo runs twice, as a warm-up, and is counted once). Per person = the photos'
+seconds / the people regions they handled (replaced, masked or skipped).
 """
 
 from __future__ import annotations
@@ -51,7 +59,12 @@ def main() -> None:
                         help="Adam steps of the fit (default: RefSDOptions' default)")
     parser.add_argument("--figures", default=None,
                         help="also write the per-stage pictures of docs/refsd.md to this folder")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="time the whole command on the labelled people set instead")
     args = parser.parse_args()
+    if args.end_to_end:
+        end_to_end()
+        return
 
     import torch
 
@@ -85,6 +98,46 @@ def main() -> None:
     if args.model:
         bare_img2img(args.model, args.steps, options.resolution, options.strength)
     method.close()
+
+
+def end_to_end() -> None:
+    """``understudy anonymize`` on the labelled people set, seconds per person from the audit."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from collections import Counter
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import people_set
+
+    photos = people_set.people_set()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        folder.mkdir()
+        # Sorted names: the warm-up copy of the first photo is processed first.
+        Image.fromarray(photos[0].image).save(folder / "00_warmup.png")
+        for i, photo in enumerate(photos, 1):
+            Image.fromarray(photo.image).save(folder / f"{i:02d}_{Path(photo.name).stem}.png")
+        cli = [str(Path(sys.executable).parent / "understudy"), "anonymize", str(folder),
+               "-o", str(Path(tmp) / "out"), "--method", "refsd"]
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        subprocess.run(cli, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        rows = [json.loads(line) for line in
+                (Path(tmp) / "out" / "audit.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if not r["source"].endswith("00_warmup.png")]
+    seconds = sum(r["seconds"] for r in rows)
+    outcomes = Counter(region["outcome"] for r in rows for region in r["regions"]
+                       if region["kind"] == "person")
+    people = sum(outcomes.values())
+    print(f"{len(rows)} photos, {people} people ({dict(outcomes)}), load {load:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}; whole command {wall:.1f} s with start-up and warm-up")
+    print(f"  end to end {seconds:.1f} s: {seconds / max(people, 1):.3f} s per person "
+          f"(goal <= 1 s), {seconds / max(outcomes['replaced'], 1):.3f} s per replaced person")
 
 
 def bare_img2img(model: str, steps: int, resolution: int, strength: float) -> None:

@@ -81,3 +81,23 @@ def test_a_face_with_no_body_found_around_it_stays_a_face():
     assert no_body(Frame(image, "f.png"), [face]) == []
     scene = Scene(Frame(image, "f.png"), faces=[face], target="people")
     assert [r.kind for r in scene.regions()] == ["face"]
+
+
+def test_dilate_on_the_masks_box_equals_the_whole_frame_dilation():
+    """``regions.dilate`` works on the mask's padded bounding box only: the same pixels as
+    dilating the whole frame, at the border and in the middle, for any growth."""
+    import cv2
+
+    from understudy.regions import dilate
+
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        h, w = rng.integers(20, 90, 2)
+        mask = np.zeros((h, w), bool)
+        for _ in range(rng.integers(0, 4)):
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            mask[y:y + rng.integers(1, 30), x:x + rng.integers(1, 30)] = True
+        pixels = int(rng.integers(0, 15))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1,) * 2)
+        whole = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+        np.testing.assert_array_equal(dilate(mask, pixels), whole, err_msg=f"trial {trial}")

@@ -143,17 +143,18 @@ class PeopleAssembler:
         image = frame.image
         size = image.shape[:2]
         cands = [_Candidate(p) for p in self.detector(image)]
+        self._add_poses(image, [c for c in cands
+                                if self.options.pose_people or self._weak_alone(c)])
         for c in cands:
-            if self.options.pose_people or self._weak_alone(c):
-                self._add_pose(image, c)
             if not self.options.pose_people and c.pose is None:
                 self._add_segment(image, c)
         # One whole-frame segmentation serves the masks and the residual guard.
         selfie = self.segmenter(image) if self.segmenter is not None else None
         unclaimed = assign_faces([c.person for c in cands], faces)
         if self.options.seed_from_faces:
-            for face in unclaimed:
-                seed = self._seed(image, face, size)
+            crops = [self._seed_crop(face, size) for face in unclaimed]
+            for face, crop, est in zip(unclaimed, crops, self._poses(image, crops)):
+                seed = self._seed(image, face, crop, est)
                 twin = _twin(seed, cands, self.options.duplicate_iou)
                 if twin is not None:
                     twin.person.faces.append(face)  # the same person, found twice
@@ -195,17 +196,21 @@ class PeopleAssembler:
         handled = [c.person.mask if c.person.mask is not None
                    else box_mask(c.person.box, size) for c in cands]
         found = []
-        for left in find_leftovers(selfie, handled, self.options.residual):
+        leftovers = find_leftovers(selfie, handled, self.options.residual)
+        blobs = [_Candidate(Person(box=left.box, score=RESIDUAL_SCORE, mask=left.mask,
+                                   uncertain=True, source="residual"))
+                 for left in leftovers if left.owner is None]
+        self._add_poses(image, blobs)
+        posed = iter(blobs)
+        for left in leftovers:
             if left.owner is not None:
                 owner = cands[left.owner].person
                 if owner.mask is not None:
                     owner.mask = owner.mask | left.mask
                     owner.box = clip_box(union_box(owner.box, left.box), size)
                 continue
-            person = Person(box=left.box, score=RESIDUAL_SCORE, mask=left.mask,
-                            uncertain=True, source="residual")
-            cand = _Candidate(person)
-            self._add_pose(image, cand)
+            cand = next(posed)
+            person = cand.person
             # The pose crop is wider than the blob and may hold a neighbour: keep it only if
             # its body sits on the blob.
             if cand.pose is not None and not _pose_is_body(
@@ -233,11 +238,24 @@ class PeopleAssembler:
             found.append(cand)
         return found
 
-    def _add_pose(self, image: np.ndarray, cand: _Candidate) -> None:
-        person = cand.person
-        if self.pose is None or (person.keypoints2d is not None and person.mask is not None):
+    def _poses(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[PoseEstimate | None]:
+        """The pose in each box, side by side when the estimator can (``PosePool.many``)."""
+        if self.pose is None:
+            return [None] * len(boxes)
+        many = getattr(self.pose, "many", None)
+        return many(image, boxes) if many is not None else [self.pose(image, b) for b in boxes]
+
+    def _add_poses(self, image: np.ndarray, cands: list[_Candidate]) -> None:
+        """A pose for each of ``cands`` that has no landmarks and mask of its own yet."""
+        need = [c for c in cands
+                if not (c.person.keypoints2d is not None and c.person.mask is not None)]
+        if self.pose is None or not need:
             return
-        est = self.pose(image, person.box)
+        for cand, est in zip(need, self._poses(image, [c.person.box for c in need])):
+            self._take_pose(image, cand, est)
+
+    def _take_pose(self, image: np.ndarray, cand: _Candidate, est: PoseEstimate | None) -> None:
+        person = cand.person
         if est is not None and self._weak_alone(cand) and not _vouches(
                 est, person.box, image.shape[:2], self.options.mask_threshold):
             est = None  # a pose on a traffic cone vouches for nobody
@@ -278,17 +296,22 @@ class PeopleAssembler:
             prob = cv2.resize(prob, (full, full), interpolation=cv2.INTER_LINEAR)
         cand.segment = ((cx0, cy0, cx1, cy1), prob[oy:oy + cy1 - cy0, ox:ox + cx1 - cx0])
 
-    def _seed(self, image: np.ndarray, face: Face, size: tuple[int, int]) -> _Candidate:
-        """A person around a face nobody claimed: pose on a body-sized crop below the face."""
+    @staticmethod
+    def _seed_crop(face: Face, size: tuple[int, int]) -> np.ndarray:
+        """Where a face's body would be: a body-sized crop below it."""
         x0, y0, x1, y1 = [float(v) for v in face.box]
         fw, fh = x1 - x0, y1 - y0
-        crop = clip_box(np.array([x0 - SEED_SIDE * fw, y0 - SEED_UP * fh,
+        return clip_box(np.array([x0 - SEED_SIDE * fw, y0 - SEED_UP * fh,
                                   x1 + SEED_SIDE * fw, y1 + SEED_DOWN * fh]), size)
+
+    def _seed(self, image: np.ndarray, face: Face, crop: np.ndarray,
+              est: PoseEstimate | None) -> _Candidate:
+        """A person around a face nobody claimed, from the pose ``est`` on its ``crop``."""
+        size = image.shape[:2]
         head = clip_box(head_box(face.box), size)
         person = Person(box=head, score=float(face.score), faces=[face], source="face")
         cand = _Candidate(person, seeded=True)
         if self.pose is not None:
-            est = self.pose(image, crop)
             # Keep the pose only if its head is this face: the crop may hold someone else.
             if est is not None and _head_cost(est.keypoints2d, face) <= MAX_HEAD_DISTANCE:
                 cand.pose = est

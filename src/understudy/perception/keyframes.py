@@ -134,6 +134,14 @@ class KeyframePerception:
         self.counts: dict[str, int] = {}
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Scene]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The cheap detector of a frame between keyframes runs beside the optical flow and the
+        # carried masks of the same frame (both mostly native code that releases the GIL).
+        with ThreadPoolExecutor(1, thread_name_prefix="understudy-cheap") as beside:
+            yield from self._run(frames, beside)
+
+    def _run(self, frames: Iterable[Frame], beside) -> Iterator[Scene]:
         import cv2
 
         o = self.options
@@ -142,17 +150,19 @@ class KeyframePerception:
         target = "people"
         prev = None
         for n, frame in enumerate(frames):
+            since = None if last_key is None else n - last_key
+            reason = "first" if since is None else "interval" if since >= o.interval else None
+            cheap = beside.submit(self.cheap, frame.image) \
+                if reason is None and since >= o.min_gap else None
             gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
             if prev is not None:
                 _follow(prev, gray, carried)
             carried = [c for c in carried if c.lost is None or n - c.lost <= o.lost_frames]
-            since = None if last_key is None else n - last_key
-            reason = "first" if since is None else "interval" if since >= o.interval else None
             scene = None
             if reason is None:
                 scene = self._carried_scene(frame, carried, n, target)
-                if since >= o.min_gap:
-                    reason = self._doubt(frame, prev, gray, scene, carried)
+                if cheap is not None:
+                    reason = self._doubt(frame, prev, gray, scene, carried, cheap.result())
             if reason is not None:
                 scene = self.detect(frame)
                 carried = _carry(scene, n) + _lost(carried, scene, n)
@@ -199,12 +209,13 @@ class KeyframePerception:
         return Scene(frame, people=people, faces=stray, target=target)
 
     def _doubt(self, frame: Frame, prev: np.ndarray, gray: np.ndarray, scene: Scene,
-               carried: list[_Carried]) -> str | None:
-        """Why this frame needs a keyframe after all, or None."""
+               carried: list[_Carried], cheap: list[Person]) -> str | None:
+        """Why this frame needs a keyframe after all, or None (``cheap``: the cheap
+        detector's people on it)."""
         o = self.options
         boxes = [p.box for p in scene.people]
         bodies = [c.moved_box() for c in carried if isinstance(c.item, Person)]
-        for d in self.cheap(frame.image):
+        for d in cheap:
             if _inside_union(d.box, boxes, frame.size) < o.new_inside:
                 return "new person"
             # A person walking towards the camera outgrows their carried mask. A smaller box
@@ -344,12 +355,12 @@ def _moved_mask(mask: np.ndarray, offset: np.ndarray, grow: int) -> np.ndarray:
     import cv2
 
     h, w = mask.shape
-    ys, xs = np.nonzero(mask)
     out = np.zeros((h, w), bool)
-    if len(ys) == 0:
+    box = mask_bbox(mask)
+    if box is None:
         return out
     dx, dy = int(round(float(offset[0]))), int(round(float(offset[1])))
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    x0, y0, x1, y1 = box
     # Work on the mask's bounding box, padded by the growth (and by the shift on a side that
     # touches the border), at its new place.
     left = grow + (max(dx, 0) if x0 == 0 else 0)

@@ -98,6 +98,22 @@ def decode_boxes(encodings: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32)
 
 
+def people_from_anchors(scores: np.ndarray, boxes: np.ndarray, size: tuple[int, int],
+                        threshold: float, nms_iou: float) -> list[Person]:
+    """An SSD's people: anchors scoring ``threshold`` or more, boxes (in [0, 1]) scaled to the
+    image's ``(height, width)`` and clipped, then NMS; boxes under 2 px are dropped."""
+    keep = np.flatnonzero(scores >= threshold)
+    if keep.size == 0:
+        return []
+    h, w = size
+    boxes, scores = boxes[keep] * np.array([w, h, w, h], np.float32), scores[keep]
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    keep = nms(boxes, scores, nms_iou)
+    return [Person(box=boxes[i], score=float(scores[i])) for i in keep
+            if boxes[i, 2] - boxes[i, 0] >= 2 and boxes[i, 3] - boxes[i, 1] >= 2]
+
+
 def write_text_graph(graph_path: Path, out_path: Path) -> Path:
     """Write the OpenCV text graph for the SSDLite backbone and box predictors."""
     import cv2
@@ -200,15 +216,6 @@ class SSDLitePeople:
         return scores.astype(np.float32), decode_boxes(encodings, self.anchors)
 
     def __call__(self, image: np.ndarray) -> list[Person]:
-        h, w = image.shape[:2]
         scores, boxes = self.raw(image)
-        keep = np.flatnonzero(scores >= self.options.threshold)
-        if keep.size == 0:
-            return []
-        boxes, scores = boxes[keep], scores[keep]
-        boxes = (boxes * np.array([w, h, w, h], np.float32))
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        keep = nms(boxes, scores, self.options.nms_iou)
-        return [Person(box=boxes[i], score=float(scores[i])) for i in keep
-                if boxes[i, 2] - boxes[i, 0] >= 2 and boxes[i, 3] - boxes[i, 1] >= 2]
+        return people_from_anchors(scores, boxes, image.shape[:2], self.options.threshold,
+                                   self.options.nms_iou)

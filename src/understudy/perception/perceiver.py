@@ -319,7 +319,7 @@ def default_people_stage(detector: PeopleDetector | None = None,
     the residual-person guard. ``pose_people=False``: no pose per detected person, masks
     from selfie segmentation on each person's crop (see ``AssemblyOptions.pose_people``)."""
     from understudy.perception.assemble import AssemblyOptions, PeopleAssembler
-    from understudy.perception.pose import MediaPipePose
+    from understudy.perception.pose import PosePool
     from understudy.perception.segmentation import SelfieSegmenter
 
     from understudy.perception.movenet import MoveNetOptions, MoveNetPeople
@@ -330,7 +330,7 @@ def default_people_stage(detector: PeopleDetector | None = None,
     # MediaPipe misses, run only for them. The person is already found, so a low score (0.1)
     # is enough to take their keypoints.
     crop_keypoints = MoveNetPeople(MoveNetOptions(input_side=256, threshold=0.1)).keypoints_in
-    return PeopleAssembler(detector, MediaPipePose(), SelfieSegmenter(),
+    return PeopleAssembler(detector, PosePool(), SelfieSegmenter(),
                            AssemblyOptions(pose_people=pose_people), keypoints=crop_keypoints)
 
 
@@ -344,11 +344,12 @@ def default_people_detector(cache_dir: str | None = None,
     """
     from understudy.perception.fusion import DetectorSpec, FusedPeople
     from understudy.perception.movenet import MoveNetPeople
-    from understudy.perception.ssd_coco import CocoSSDPeople
+    from understudy.perception.ssd_coco import CocoSSDOptions, CocoSSDPeople
 
+    models = _models_dir(cache_dir)
     return FusedPeople([
         DetectorSpec("ssdlite", ssdlite or _ssdlite(cache_dir), sure=0.5),
-        DetectorSpec("coco-ssd", CocoSSDPeople(), sure=0.5),
+        DetectorSpec("coco-ssd", CocoSSDPeople(CocoSSDOptions(cache_dir=models)), sure=0.5),
         DetectorSpec("movenet", MoveNetPeople(), sure=MOVENET_SURE),
     ])
 
@@ -357,8 +358,12 @@ def _ssdlite(cache_dir: str | None = None) -> PeopleDetector:
     """The person-only SSDLite, its converted graph kept under ``cache_dir``/models."""
     from understudy.perception.people import SSDLiteOptions, SSDLitePeople
 
-    models = Path(cache_dir) / "models" if cache_dir else None
-    return SSDLitePeople(SSDLiteOptions(cache_dir=str(models) if models else None))
+    return SSDLitePeople(SSDLiteOptions(cache_dir=_models_dir(cache_dir)))
+
+
+def _models_dir(cache_dir: str | None) -> str | None:
+    """Where generated model files go under ``--cache-dir``; None: the default model cache."""
+    return str(Path(cache_dir) / "models") if cache_dir else None
 
 
 def merge_weak_duplicates(people: list[Person]) -> list[Person]:

