@@ -26,6 +26,7 @@ bridges gaps and carries people through the frame's edge afterwards.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -134,14 +135,12 @@ class KeyframePerception:
         self.counts: dict[str, int] = {}
 
     def run(self, frames: Iterable[Frame]) -> Iterator[Scene]:
-        from concurrent.futures import ThreadPoolExecutor
-
         # The cheap detector of a frame between keyframes runs beside the optical flow and the
         # carried masks of the same frame (both mostly native code that releases the GIL).
         with ThreadPoolExecutor(1, thread_name_prefix="understudy-cheap") as beside:
             yield from self._run(frames, beside)
 
-    def _run(self, frames: Iterable[Frame], beside) -> Iterator[Scene]:
+    def _run(self, frames: Iterable[Frame], beside: ThreadPoolExecutor) -> Iterator[Scene]:
         import cv2
 
         o = self.options
