@@ -120,11 +120,11 @@ def test_no_moving_person_is_left_visible(outputs, method, empty):
 HELD_OUT = 650
 NOT_YET = {
     "replaced": "issue 20, held-out vtest 650-679: 276 of 317 person-frames replaced (87.1 %); "
-                "masked: two MoveNet boxes as wide as the street (14 masked and 10 skipped "
+                "masked: two weak COCO SSD boxes as wide as the street (14 masked and 10 skipped "
                 "person-frames), a 20x48 px box drifting between two walkers (10), a box cut "
                 "by the right edge (7): false finds no detector scores sure, failing closed",
     "alternations": "issue 20, held-out vtest 650-679: 4 alternations, all on the two "
-                    "street-wide MoveNet boxes (masked while their own segmentation away from "
+                    "street-wide COCO SSD boxes (masked while their own segmentation away from "
                     "the walkers holds pixels, skipped when it holds none)",
 }
 
