@@ -84,3 +84,14 @@ def test_one_worker_runs_in_the_callers_thread():
         assert pool._executor is None and len(pool._made) == 1
     finally:
         pool.close()
+
+
+def test_pose_options_reject_bad_values():
+    """Every option is checked when made (``max_side``'s check was once cut off, unreachable
+    after a method added in the middle of ``__post_init__``)."""
+    from understudy.errors import UsageError
+
+    for bad in ({"max_side": 10}, {"margin": 2.0}, {"retry_margin": 0.1},
+                {"min_detection_confidence": 0.0}):
+        with pytest.raises(UsageError):
+            PoseOptions(**bad)

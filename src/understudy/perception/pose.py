@@ -10,6 +10,7 @@ landmarks in metres (origin at the hip midpoint, x right, y down, z negative tow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -47,19 +48,12 @@ class PoseOptions:
             raise UsageError(f"pose retry_margin must be 0 or in (margin, 2], "
                              f"got {self.retry_margin}")
 
+        if self.max_side < 64:
+            raise UsageError(f"pose max_side must be >= 64, got {self.max_side}")
+
     def margins(self) -> list[float]:
         """The crops tried in turn: the person's, then (when it finds nobody) the wider one."""
         return [self.margin] + ([self.retry_margin] if self.retry_margin else [])
-
-    def accept(self, est: PoseEstimate | None, box: np.ndarray, margin: float
-               ) -> PoseEstimate | None:
-        """``est`` found on a crop of ``margin``, or None: a wider crop may hold a neighbour,
-        so its pose counts only if the body is in the box."""
-        if est is None or margin == self.margin or centred_in(est.keypoints2d, box):
-            return est
-        return None
-        if self.max_side < 64:
-            raise UsageError(f"pose max_side must be >= 64, got {self.max_side}")
 
 
 @dataclass
@@ -93,6 +87,17 @@ def centred_in(keypoints2d: np.ndarray, box: np.ndarray) -> bool:
     return bool(box[0] <= x <= box[2] and box[1] <= y <= box[3])
 
 
+def first_pose(options: PoseOptions, box: np.ndarray,
+               attempt: Callable[[float], PoseEstimate | None]) -> PoseEstimate | None:
+    """The pose ``attempt(margin)`` finds on the person's crop, else on the wider crop; a
+    wider crop may hold a neighbour, so its pose counts only if the body is in ``box``."""
+    est = attempt(options.margin)
+    if est is not None or not options.retry_margin:
+        return est
+    est = attempt(options.retry_margin)
+    return est if est is not None and centred_in(est.keypoints2d, box) else None
+
+
 class MediaPipePose:
     """``pose(image, box) -> PoseEstimate | None`` for an ``(H, W, 3) uint8`` RGB image."""
 
@@ -116,12 +121,9 @@ class MediaPipePose:
 
     def __call__(self, image: np.ndarray, box: np.ndarray) -> PoseEstimate | None:
         """The pose in ``box``, trying the crop, its mirror, then a wider crop and its mirror."""
-        for margin in self.options.margins():
-            est = self.estimate(image, box, margin, mirrored=False) or \
-                self.estimate(image, box, margin, mirrored=True)
-            if est is not None or margin != self.options.margin:
-                return self.options.accept(est, box, margin)
-        return None
+        return first_pose(self.options, box, lambda margin: (
+            self.estimate(image, box, margin, mirrored=False)
+            or self.estimate(image, box, margin, mirrored=True)))
 
     def estimate(self, image: np.ndarray, box: np.ndarray, margin: float, mirrored: bool
                  ) -> PoseEstimate | None:
@@ -211,13 +213,13 @@ class PosePool:
     def __call__(self, image: np.ndarray, box: np.ndarray) -> PoseEstimate | None:
         if self.workers < 2:
             return self._run(lambda pose: pose(image, box))
-        for margin in self.options.margins():
+
+        def side_by_side(margin: float) -> PoseEstimate | None:
             mirror = self._submit(lambda pose: pose.estimate(image, box, margin, mirrored=True))
             plain = self._run(lambda pose: pose.estimate(image, box, margin, mirrored=False))
-            est = plain or mirror.result()
-            if est is not None or margin != self.options.margin:
-                return self.options.accept(est, box, margin)
-        return None
+            return plain or mirror.result()
+
+        return first_pose(self.options, box, side_by_side)
 
     def many(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[PoseEstimate | None]:
         """The pose in each of ``boxes``, in order, up to ``workers`` boxes at a time."""

@@ -126,11 +126,12 @@ def _digest(graph: Path, text: Path) -> str:
     return hashlib.sha256(text.read_bytes() + str(graph.stat().st_size).encode()).hexdigest()[:16]
 
 
-def _generated_files(graph: Path, text: Path, cache: Path) -> tuple[Path, Path]:
-    """The pruned text graph and the person weights for this graph, generated on first use."""
+def _generated_files(graph: Path, text: Path, digest: str, cache: Path) -> tuple[Path, Path]:
+    """The pruned text graph and the person weights for this graph (``digest``: its
+    ``_digest``), generated on first use."""
     import cv2
 
-    stem = cache / f"coco_ssd_person_{_digest(graph, text)}_v{HEAD_VERSION}"
+    stem = cache / f"coco_ssd_person_{digest}_v{HEAD_VERSION}"
     pruned, head = stem.with_suffix(".pbtxt"), stem.with_suffix(".npz")
     if pruned.is_file() and head.is_file():
         return pruned, head
@@ -163,7 +164,8 @@ class CocoSSDPeople:
         graph, text = (Path(o.graph_path), Path(o.text_graph_path)) if o.graph_path \
             else default_paths()
         cache = Path(o.cache_dir) if o.cache_dir else default_cache_dir()
-        pruned, head = _generated_files(graph, text, cache)
+        digest = _digest(graph, text)
+        pruned, head = _generated_files(graph, text, digest, cache)
         self.net = cv2.dnn.readNetFromTensorflow(str(graph), str(pruned))
         self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         with np.load(head) as saved:
@@ -172,7 +174,7 @@ class CocoSSDPeople:
             self.biases = [saved[f"bias{i}"] for i in range(HEADS)]
         self.outputs = [_box_head(i) for i in range(HEADS)] + features
         self.anchors = ssd_anchors()  # the same anchor generator as SSDLite's graph
-        self.model_id = f"ssd-mobilenet-v2-coco-person:{_digest(graph, text)}"
+        self.model_id = f"ssd-mobilenet-v2-coco-person:{digest}"
 
     def raw(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Person probability ``(1917,)`` and decoded boxes ``(1917, 4)`` in [0, 1]."""
