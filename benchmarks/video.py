@@ -1,4 +1,5 @@
 """.venv/bin/python benchmarks/video.py [--frames 60] [--first 200] [--methods maskout refsd]
+[--no-reference]
 
 Video throughput as a user meets it: `understudy anonymize CLIP --target people` timed as a
 whole command (start-up, decode, perception, method, encode), on a clip cut from opencv-doc's
@@ -101,6 +102,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--first", type=int, default=200)
     parser.add_argument("--methods", nargs="+", default=["maskout", "refsd"])
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the every-frame reference run (its coverage figures too): "
+                             "for a whole clip, where it would take ~10 min")
     args = parser.parse_args()
     load = [os.getloadavg()[0]]
     rows = []
@@ -111,8 +115,8 @@ def main() -> None:
         for m in args.methods:
             fast = run(clip, Path(tmp) / m, m)
             rows.append(fast)
-            if "pose" in get_spec(m).reads:
-                continue  # perception runs every stage anyway: nothing to compare
+            if "pose" in get_spec(m).reads or args.no_reference:
+                continue  # perception runs every stage anyway, or no comparison was asked
             full = run(clip, Path(tmp) / f"{m}-full", m, full=True)
             fast["speedup"] = round(fast["frames_per_s"] / full["frames_per_s"], 2)
             fast.update(missed(clip, Path(tmp) / f"{m}-full" / clip.name,

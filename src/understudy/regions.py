@@ -247,6 +247,16 @@ def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
 
 
+def padded_bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
+    """``mask_bbox`` grown by ``pad`` pixels on each side, clipped to the mask's frame."""
+    box = mask_bbox(mask)
+    if box is None:
+        return None
+    h, w = mask.shape
+    return (max(box[0] - pad, 0), max(box[1] - pad, 0), min(box[2] + pad, w),
+            min(box[3] + pad, h))
+
+
 def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Grow a mask by ``pixels`` with an elliptical kernel.
 
@@ -257,12 +267,10 @@ def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     import cv2
 
     out = np.zeros(mask.shape, bool)
-    box = mask_bbox(mask)
+    box = padded_bbox(mask, pixels)
     if box is None:
         return out
-    h, w = mask.shape
-    x0, y0 = max(box[0] - pixels, 0), max(box[1] - pixels, 0)
-    x1, y1 = min(box[2] + pixels, w), min(box[3] + pixels, h)
+    x0, y0, x1, y1 = box
     k = 2 * pixels + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     view = mask[y0:y1, x0:x1].astype(np.uint8)

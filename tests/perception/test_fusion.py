@@ -127,6 +127,45 @@ def test_fused_default_detector_counts_people_once(perceiver):
     assert [p for p in fused(skimage.data.coffee()) if p.score >= 0.5] == []
 
 
+def test_detectors_side_by_side_fuse_the_people_found_one_after_another(perceiver):
+    """The default fusion runs its detectors in threads side by side; the people (boxes,
+    scores, keypoints, order) are those of the same detectors run in turn."""
+    fused = perceiver.people.detector
+    assert fused._side_by_side is not None
+    in_turn = FusedPeople(fused.specs, fused.options)
+    for photo, image, _ in photos.astronaut() + photos.group_photos():
+        for _ in range(2):  # the worker threads are reused
+            a, b = fused(image), in_turn(image)
+            assert len(a) == len(b) > 0, photo
+            for p, q in zip(a, b):
+                np.testing.assert_array_equal(p.box, q.box)
+                assert p.score == q.score
+                assert (p.keypoints_coco17 is None) == (q.keypoints_coco17 is None)
+                if p.keypoints_coco17 is not None:
+                    np.testing.assert_array_equal(p.keypoints_coco17, q.keypoints_coco17)
+
+
+def test_side_by_side_runs_each_model_once_in_order_and_refuses_too_many():
+    import threading
+
+    from understudy.perception.side_by_side import SideBySide
+
+    threads = []
+
+    def model(k):
+        def run(image):
+            threads.append(threading.current_thread().name)
+            return k * int(image.sum())
+        return run
+
+    side = SideBySide(2, "test-side")
+    assert side([model(1), model(2), model(3)], np.ones((2, 2))) == [4, 8, 12]
+    assert threads.count(threading.current_thread().name) == 1  # the first, in the caller's
+    assert sum(name.startswith("test-side") for name in threads) == 2
+    with pytest.raises(ValueError, match="4 models need 3 workers"):
+        side([model(1)] * 4, IMAGE)
+
+
 def test_movenet_keypoints_lie_on_the_person(detectors):
     (_, image, _), = photos.astronaut()
     (p,) = [p for p in detectors["movenet"](image) if p.score >= 0.2]

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from understudy.perception.keyframes import KeyframeOptions, KeyframePerception, _moved_mask
+from understudy.perception.keyframes import (
+    CORNER_SPACING,
+    MAX_CORNERS,
+    KeyframeOptions,
+    KeyframePerception,
+    _corners,
+    _moved_mask,
+)
 from understudy.scene import Face, Frame, Person, Scene
 
 FIRST, COUNT = 200, 16  # vtest.avi frames: ~9 walkers each
@@ -87,6 +94,29 @@ def test_carried_people_follow_the_walkers_on_the_street(street, ssdlite):
     assert len(errors) >= 8, errors
     # Flow beats standing still: the walkers moved, and the carried boxes moved with them.
     assert np.mean(errors) < 0.6 * np.mean(still), (np.mean(errors), np.mean(still))
+
+
+def test_corners_on_the_people_box_are_the_whole_frame_corners(street):
+    """The corners the flow follows, searched on the people's bounding box only, are those
+    of the whole frame: masks anywhere, touching the frame's edges too."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    compared = 0
+    for image in street[::4]:
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        h, w = gray.shape
+        for _ in range(15):
+            where = np.zeros((h, w), np.uint8)
+            for _ in range(int(rng.integers(1, 9))):
+                x0, y0 = int(rng.integers(-20, w - 5)), int(rng.integers(-20, h - 5))
+                x1, y1 = x0 + int(rng.integers(2, 160)), y0 + int(rng.integers(2, 240))
+                where[max(y0, 0):y1, max(x0, 0):x1] = 1
+            whole = cv2.goodFeaturesToTrack(gray, MAX_CORNERS, 0.01, CORNER_SPACING, mask=where)
+            np.testing.assert_array_equal(_corners(gray, where), whole)
+            compared += len(whole)
+    assert compared > 1000
+    assert _corners(gray, np.zeros((h, w), np.uint8)) is None
 
 
 def test_keyframes_are_deterministic(street, ssdlite):

@@ -351,7 +351,7 @@ def default_people_detector(cache_dir: str | None = None,
         DetectorSpec("ssdlite", ssdlite or _ssdlite(cache_dir), sure=0.5),
         DetectorSpec("coco-ssd", CocoSSDPeople(CocoSSDOptions(cache_dir=models)), sure=0.5),
         DetectorSpec("movenet", MoveNetPeople(), sure=MOVENET_SURE),
-    ])
+    ], parallel=True)
 
 
 def _ssdlite(cache_dir: str | None = None) -> PeopleDetector:

@@ -123,17 +123,15 @@ class FusedFaces:
         self.nms_iou = nms_iou
         self.model_path = "+".join(str(getattr(d, "model_path", type(d).__name__))
                                    for d in self.detectors) + f"@nms{nms_iou}"
-        self._pool = None
+        self._side_by_side = None
         if parallel and len(self.detectors) > 1:
-            from concurrent.futures import ThreadPoolExecutor
+            from understudy.perception.side_by_side import SideBySide
 
-            self._pool = ThreadPoolExecutor(len(self.detectors) - 1,
-                                            thread_name_prefix="understudy-faces")
+            self._side_by_side = SideBySide(len(self.detectors) - 1, "understudy-faces")
 
     def __call__(self, image: np.ndarray) -> list[Face]:
-        if self._pool is not None:
-            pending = [self._pool.submit(d, image) for d in self.detectors[1:]]
-            found = [self.detectors[0](image)] + [p.result() for p in pending]
+        if self._side_by_side is not None:
+            found = self._side_by_side(self.detectors, image)
         else:
             found = [detector(image) for detector in self.detectors]
         faces: list[Face] = [face for part in found for face in part]
