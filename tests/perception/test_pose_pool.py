@@ -63,7 +63,7 @@ def test_the_cases_reach_every_try(one):
     options = PoseOptions()
 
     def first_try(box):
-        for margin in options.margins():
+        for margin in (options.margin, options.retry_margin):  # the tries of first_pose
             for mirrored in (False, True):
                 if one.estimate(image, box, margin, mirrored) is not None:
                     return margin, mirrored

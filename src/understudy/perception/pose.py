@@ -47,13 +47,8 @@ class PoseOptions:
         if self.retry_margin and not self.margin < self.retry_margin <= 2:
             raise UsageError(f"pose retry_margin must be 0 or in (margin, 2], "
                              f"got {self.retry_margin}")
-
         if self.max_side < 64:
             raise UsageError(f"pose max_side must be >= 64, got {self.max_side}")
-
-    def margins(self) -> list[float]:
-        """The crops tried in turn: the person's, then (when it finds nobody) the wider one."""
-        return [self.margin] + ([self.retry_margin] if self.retry_margin else [])
 
 
 @dataclass
