@@ -17,9 +17,9 @@ COCO = np.array([[150, 60], [156, 54], [144, 54], [164, 58], [136, 58], [180, 10
                  [172, 290], [128, 290], [174, 370], [126, 370]], np.float32)
 
 
-def _person(fmt: str) -> Person:
+def _person(fmt: str, rows: slice = slice(95, 330)) -> Person:
     mask = np.zeros(SIZE, bool)
-    mask[95:330, 115:185] = True  # torso and thighs were segmented (a quarter of the box)
+    mask[rows, 115:185] = True  # torso and thighs were segmented (a quarter of the box)
     box = np.array([40, 40, 260, 390], np.float32)
     scores = np.ones((17, 1), np.float32)
     if fmt == "coco17":
@@ -42,15 +42,19 @@ def test_region_adds_head_hands_and_feet_from_keypoints():
         assert region.sum() < 0.6 * (220 * 350), fmt
 
 
+# A mask from head to feet: one short of the box's height gets the box too (last test).
+WHOLE_HEIGHT = slice(45, 385)
+
+
 def test_without_keypoints_the_region_is_the_mask():
-    person = _person("coco17")
+    person = _person("coco17", WHOLE_HEIGHT)
     person.keypoints_coco17 = None
     region = person_region_mask(person, SIZE)
     assert np.array_equal(region, person.mask)
 
 
 def test_unseen_keypoints_add_nothing():
-    person = _person("coco17")
+    person = _person("coco17", WHOLE_HEIGHT)
     person.keypoints_coco17[:, 2] = 0.1  # below the score a keypoint must reach
     assert np.array_equal(person_region_mask(person, SIZE), person.mask)
 
@@ -89,3 +93,18 @@ def test_a_wide_weak_box_keeps_its_sparse_mask():
     mask[60:90, 20:30] = True
     person = Person(np.array([10, 50, 290, 150], np.float32), 0.24, mask=mask, uncertain=True)
     assert np.array_equal(person_region_mask(person, SIZE), mask)
+
+
+def test_a_region_short_of_an_upright_box_takes_the_box():
+    # vtest frame 40: a walker cut by the right edge, his mask on the top 63 % of his box
+    # only (the pose crop's body was the bush above him) and no keypoints below it: his legs
+    # stayed visible beside the stand-in.
+    person = _upright(slice(140, 199), slice(4, 18))
+    region = person_region_mask(person, SIZE)
+    assert region[140:234, 1:21].all()
+    # Keypoints that reach the feet complete a mask of torso and thighs: no box then; without
+    # them the same mask gets its box.
+    assert not person_region_mask(_person("coco17"), SIZE)[380:390, 40:60].any()
+    bare = _person("coco17")
+    bare.keypoints_coco17 = None
+    assert person_region_mask(bare, SIZE)[40:390, 40:260].all()
