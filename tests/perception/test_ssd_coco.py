@@ -76,3 +76,23 @@ def test_a_graph_that_is_not_the_coco_ssd_is_named():
 
     with pytest.raises(UsageError, match="ssd_mobilenet_v2_coco"):
         prune_text_graph('node {\n  name: "x"\n  op: "Placeholder"\n}\n')
+
+
+def test_person_logits_are_the_class_heads_3x3_convolution():
+    """The person head, tap by tap with shifted sums, against the convolution written out:
+    every anchor, every cell, the borders zero-padded, the graph's (row, column, anchor) order."""
+    from understudy.perception.ssd_coco import _person_logits, kernel_taps
+
+    rng = np.random.default_rng(0)
+    anchors, channels, h, w = 3, 7, 5, 4
+    feature = rng.normal(size=(channels, h, w)).astype(np.float32)
+    kernel = rng.normal(size=(anchors, channels, 3, 3)).astype(np.float32)
+    bias = rng.normal(size=anchors).astype(np.float32)
+    padded = np.pad(feature, ((0, 0), (1, 1), (1, 1)))
+    expected = np.empty((h, w, anchors), np.float32)
+    for y in range(h):
+        for x in range(w):
+            for a in range(anchors):
+                expected[y, x, a] = (padded[:, y:y + 3, x:x + 3] * kernel[a]).sum() + bias[a]
+    ours = _person_logits(feature, kernel_taps(kernel), bias)
+    np.testing.assert_allclose(ours, expected.reshape(-1), atol=1e-4)
