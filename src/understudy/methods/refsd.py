@@ -467,21 +467,13 @@ def silhouette_iou(layer: Any, crop: tuple[int, int, int, int], mask: np.ndarray
     return float((avatar & mask).sum() / union) if union else 0.0
 
 
-# MediaPipe's landmarks of a person span 0.7-0.9 of their box's height on the street frames
-# measured; at a tenth, its crop's pose was someone else's or a part: a catcher cut by the image
-# edge (0.11: a crumpled stand-in by the ball) and a walker behind another (0.05, IoU 0.09).
-MIN_LANDMARK_SPAN = 0.35
-
-
 def _small_span(person: Person | None) -> str:
     """Why MediaPipe's landmarks cannot be this person's body, or "" when they can."""
+    from understudy.perception.pose import MIN_LANDMARK_SPAN, landmark_span
+
     if person is None or person.keypoints2d is None or person.keypoint_format != "mediapipe33":
         return ""
-    k = np.asarray(person.keypoints2d, np.float64)
-    seen = k[:, 2] >= 0.5
-    ys = k[seen, 1] if seen.sum() >= 2 else k[:, 1]
-    height = float(person.box[3] - person.box[1])
-    span = float(ys.max() - ys.min()) / height if height > 0 else 1.0
+    span = landmark_span(person.keypoints2d, person.box)
     return "" if span >= MIN_LANDMARK_SPAN else (
         f"MediaPipe's landmarks span {span:.0%} of the person's box height")
 
@@ -543,16 +535,18 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
         coco = person.keypoints_coco17
         if coco is None and person.keypoint_format == "coco17":
             coco = person.keypoints2d
+    # No landmarks in a "none" entry: the fit must not follow the ones just refused (a
+    # walker's pose found in the bush above him became a stand-in lying on its side).
+    none = dict(base, keypoints2d=None, keypoints3d=None, source="none")
     if coco is not None and np.shape(coco) == (17, 3):
         try:
             k2, k3 = lift_coco17(coco, person.box)
         except ValueError as exc:
-            return dict(mediapipe, source="none", problem=f"{problem}; COCO-17: {exc}")
+            return dict(none, problem=f"{problem}; COCO-17: {exc}")
         lifted = dict(base, keypoints2d=k2, keypoints3d=k3, weight3d=PRIOR_WEIGHT,
                       source="coco17")
         coco_problem = check_landmarks(lifted, size, focal)
         if not coco_problem:
             return lifted
-        return dict(mediapipe, source="none",
-                    problem=f"{problem}; COCO-17 keypoints: {coco_problem}")
-    return dict(mediapipe, source="none", problem=f"{problem}; no COCO-17 keypoints either")
+        return dict(none, problem=f"{problem}; COCO-17 keypoints: {coco_problem}")
+    return dict(none, problem=f"{problem}; no COCO-17 keypoints either")

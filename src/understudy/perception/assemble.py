@@ -16,12 +16,17 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.perception.pose import HEAD_LANDMARKS, PoseEstimate, centred_in
+from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseEstimate,
+                                        centred_in, landmark_span)
 from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
                                 mask_bbox, union_box)
 from understudy.scene import Face, Frame, Person
 
+# Bump when the assembler's rules change what it finds, so perceptions cached by an older
+# version (``--cache-dir``) are not reused. 2: MoveNet's keypoints for landmarks spanning too
+# little of a person's box (``_second_opinion``).
+RULES_VERSION = 2
 # Selfie segmentation counts a little less than a person's own pose mask when two people
 # claim a pixel, and less towards the edge of a box (where neighbours stand).
 SELFIE_WEIGHT = 0.9
@@ -118,8 +123,9 @@ class PeopleAssembler:
 
     ``detector`` finds boxes (any ``PeopleDetector``: it may also give masks and keypoints,
     which are then kept); ``pose`` and ``segmenter`` fill in what it does not give;
-    ``keypoints`` (MoveNet on the person's crop) gives COCO-17 keypoints to people MediaPipe
-    finds no landmarks for and who have none yet, so a stand-in can still follow their pose.
+    ``keypoints`` (MoveNet on the person's crop) gives COCO-17 keypoints to people who have
+    none yet and whom MediaPipe finds no landmarks for, or whose landmarks span too little of
+    their box to be their body, so a stand-in can still follow their pose.
     """
 
     def __init__(self, detector: Callable[[np.ndarray], list[Person]],
@@ -137,7 +143,7 @@ class PeopleAssembler:
         crop_model = getattr(self.keypoints, "__self__", self.keypoints)
         parts = [getattr(m, "model_id", type(m).__name__) if m is not None else "-"
                  for m in (self.detector, self.pose, self.segmenter, crop_model)]
-        return "|".join(parts) + f"|{self.options}"
+        return "|".join(parts) + f"|{self.options}|rules{RULES_VERSION}"
 
     def __call__(self, frame: Frame, faces: Sequence[Face] = ()) -> list[Person]:
         image = frame.image
@@ -167,6 +173,7 @@ class PeopleAssembler:
         cands = [c for c in cands if not self._unsupported(c)]
         if cands:
             self._resolve_masks(image, cands, selfie)
+            self._second_opinion(image, cands)
         if selfie is not None and self.options.residual is not None:
             cands += self._residuals(image, cands, selfie, weak)
         return [c.person for c in cands]
@@ -267,6 +274,21 @@ class PeopleAssembler:
         if person.keypoints2d is None:
             person.keypoints2d, person.keypoints3d = est.keypoints2d, est.keypoints3d
             person.keypoint_format = "mediapipe33"
+
+    def _second_opinion(self, image: np.ndarray, cands: list[_Candidate]) -> None:
+        """MoveNet's keypoints on the crop of each person whose MediaPipe landmarks span too
+        little of their (final) box to be their body: a pose found in the bush above a walker,
+        or on the ball in a catcher's hands. A method that refuses such landmarks can follow
+        these instead of failing closed (vtest frame 300: keypoints over the walker's whole
+        height where MediaPipe's spanned a fifth of it)."""
+        if self.keypoints is None:
+            return
+        for c in cands:
+            p = c.person
+            if (p.keypoints_coco17 is None and p.keypoints2d is not None
+                    and p.keypoint_format == "mediapipe33"
+                    and landmark_span(p.keypoints2d, p.box) < MIN_LANDMARK_SPAN):
+                p.keypoints_coco17 = self.keypoints(image, p.box)
 
     def _add_segment(self, image: np.ndarray, cand: _Candidate) -> None:
         """The pose-free mask source: selfie segmentation on the person's own square crop.

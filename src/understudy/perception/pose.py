@@ -72,6 +72,22 @@ def grow_box(box: np.ndarray, margin: float, size: tuple[int, int]) -> tuple[int
     return int_box(np.array([x0 - dx, y0 - dy, x1 + dx, y1 + dy]), size)
 
 
+# MediaPipe's landmarks of a person span 0.7-0.9 of their box's height on the street frames
+# measured; at a tenth, its crop's pose was someone else's or a part: a catcher cut by the image
+# edge (0.11: a crumpled stand-in by the ball) and a walker behind another (0.05, IoU 0.09).
+MIN_LANDMARK_SPAN = 0.35
+
+
+def landmark_span(keypoints2d: np.ndarray, box: np.ndarray) -> float:
+    """The height of the seen landmarks (all of them when fewer than two are seen) over the
+    height of ``box``: under ``MIN_LANDMARK_SPAN`` the pose is not this person's body."""
+    k = np.asarray(keypoints2d, np.float64)
+    seen = k[:, 2] >= 0.5
+    ys = k[seen, 1] if seen.sum() >= 2 else k[:, 1]
+    height = float(box[3] - box[1])
+    return float(ys.max() - ys.min()) / height if height > 0 else 1.0
+
+
 def centred_in(keypoints2d: np.ndarray, box: np.ndarray) -> bool:
     """Whether the median of the visible head and torso landmarks lies inside ``box``."""
     core = keypoints2d[list(HEAD_LANDMARKS) + [11, 12, 23, 24]]

@@ -1,0 +1,55 @@
+"""MediaPipe landmarks that span too little of a person's box are not their body: MoveNet's
+keypoints on the person's crop are asked for as a second opinion (issue 14, item 3).
+
+On vtest frame 300 MediaPipe posed a walker within the top fifth of his box; RefSD refuses
+such landmarks and, with nothing else, masked him black. MoveNet on his crop finds his whole
+height, which RefSD then follows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from people_set import PhotosUnavailable, _video_frames, opencv_doc_dir
+from understudy.perception.assemble import PeopleAssembler
+from understudy.perception.pose import MIN_LANDMARK_SPAN, MediaPipePose, landmark_span
+from understudy.scene import Frame, Person
+
+# The fused detectors' boxes on that frame: MediaPipe's landmarks span a fifth of the first,
+# most of the second.
+SQUASHED = np.array([178.832, 164.539, 210.078, 230.692], np.float32)
+WALKER = np.array([294.998, 161.014, 325.070, 229.352], np.float32)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    try:
+        return _video_frames(opencv_doc_dir() / "vtest.avi", {300})[300]
+    except PhotosUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_landmarks_short_of_the_box_get_movenet_keypoints_as_well(frame):
+    from understudy.perception.movenet import MoveNetOptions, MoveNetPeople
+
+    movenet = MoveNetPeople(MoveNetOptions(input_side=256, threshold=0.1))
+    asked = []
+
+    def crop_keypoints(image, box):
+        asked.append(box.copy())
+        return movenet.keypoints_in(image, box)
+
+    assembler = PeopleAssembler(
+        lambda image: [Person(box=SQUASHED.copy(), score=0.97),
+                       Person(box=WALKER.copy(), score=0.97)],
+        MediaPipePose(), None, keypoints=crop_keypoints)
+    squashed, walker = assembler(Frame(frame, "vtest.avi", 300))
+
+    assert landmark_span(squashed.keypoints2d, squashed.box) < MIN_LANDMARK_SPAN
+    assert len(asked) == 1  # only for him: the walker's landmarks are his body
+    kp = squashed.keypoints_coco17
+    assert kp is not None
+    ys = kp[kp[:, 2] >= 0.1, 1]
+    assert ys.max() - ys.min() >= 0.8 * (squashed.box[3] - squashed.box[1])
+    assert landmark_span(walker.keypoints2d, walker.box) >= MIN_LANDMARK_SPAN
+    assert walker.keypoints_coco17 is None
