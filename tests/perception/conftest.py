@@ -16,3 +16,17 @@ def people_perceiver(tmp_path_factory):
 @pytest.fixture(scope="session")
 def perceiver(people_perceiver):
     return people_perceiver[0]
+
+
+@pytest.fixture(scope="session")
+def street_frame():
+    """``street_frame(i)``: frame ``i`` of opencv-doc's vtest.avi (RGB), or the test skips."""
+    from people_set import PhotosUnavailable, _video_frames, opencv_doc_dir
+
+    def frame(index: int):
+        try:
+            return _video_frames(opencv_doc_dir() / "vtest.avi", {index})[index]
+        except PhotosUnavailable as exc:
+            pytest.skip(str(exc))
+
+    return frame

@@ -8,9 +8,7 @@ height, which RefSD then follows."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from people_set import PhotosUnavailable, _video_frames, opencv_doc_dir
 from understudy.perception.assemble import PeopleAssembler
 from understudy.perception.pose import MIN_LANDMARK_SPAN, MediaPipePose, landmark_span
 from understudy.scene import Frame, Person
@@ -21,15 +19,7 @@ SQUASHED = np.array([178.832, 164.539, 210.078, 230.692], np.float32)
 WALKER = np.array([294.998, 161.014, 325.070, 229.352], np.float32)
 
 
-@pytest.fixture(scope="module")
-def frame():
-    try:
-        return _video_frames(opencv_doc_dir() / "vtest.avi", {300})[300]
-    except PhotosUnavailable as exc:
-        pytest.skip(str(exc))
-
-
-def test_landmarks_short_of_the_box_get_movenet_keypoints_as_well(frame):
+def test_landmarks_short_of_the_box_get_movenet_keypoints_as_well(street_frame):
     from understudy.perception.movenet import MoveNetOptions, MoveNetPeople
 
     movenet = MoveNetPeople(MoveNetOptions(input_side=256, threshold=0.1))
@@ -43,7 +33,7 @@ def test_landmarks_short_of_the_box_get_movenet_keypoints_as_well(frame):
         lambda image: [Person(box=SQUASHED.copy(), score=0.97),
                        Person(box=WALKER.copy(), score=0.97)],
         MediaPipePose(), None, keypoints=crop_keypoints)
-    squashed, walker = assembler(Frame(frame, "vtest.avi", 300))
+    squashed, walker = assembler(Frame(street_frame(300), "vtest.avi", 300))
 
     assert landmark_span(squashed.keypoints2d, squashed.box) < MIN_LANDMARK_SPAN
     assert len(asked) == 1  # only for him: the walker's landmarks are his body

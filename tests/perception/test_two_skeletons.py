@@ -10,9 +10,7 @@ same joints as MoveNet's keypoints, which two models seldom do on anything but a
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from people_set import PhotosUnavailable, _video_frames, opencv_doc_dir
 from understudy.perception.assemble import AGREE_SHARE, _two_skeletons_agree
 from understudy.perception.coco import MEDIAPIPE_OF_COCO17
 
@@ -38,20 +36,10 @@ def test_skeletons_agree_on_the_same_joints_only():
     assert not _two_skeletons_agree(landmarks, hidden, box)
 
 
-@pytest.fixture(scope="module")
-def frame():
-    try:
-        return _video_frames(opencv_doc_dir() / "vtest.avi", {160})[160]
-    except PhotosUnavailable as exc:
-        pytest.skip(str(exc))
-
-
-def test_a_man_boxed_with_his_neighbour_is_sure_and_posed(frame):
-    from understudy.perception.perceiver import PerceptionOptions, build_perceiver
+def test_a_man_boxed_with_his_neighbour_is_sure_and_posed(perceiver, street_frame):
     from understudy.scene import Frame
 
-    perceiver = build_perceiver(PerceptionOptions(target="people"))
-    people = perceiver.perceive(Frame(frame, "vtest.avi", 160)).people
+    people = perceiver.perceive(Frame(street_frame(160), "vtest.avi", 160)).people
     x, y = MIDDLE_MAN
     holding = [p for p in people if p.box[0] <= x <= p.box[2] and p.box[1] <= y <= p.box[3]
                and p.keypoints2d is not None and p.keypoints_coco17 is not None]
