@@ -10,6 +10,7 @@ same joints as MoveNet's keypoints, which two models seldom do on anything but a
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from understudy.perception.assemble import AGREE_SHARE, _two_skeletons_agree
 from understudy.perception.coco import MEDIAPIPE_OF_COCO17
@@ -47,3 +48,31 @@ def test_a_man_boxed_with_his_neighbour_is_sure_and_posed(perceiver, street_fram
     own = min(holding, key=lambda p: abs((p.box[0] + p.box[2]) / 2 - x))  # centred on him
     assert not own.uncertain, (own.box, own.score)
     assert own.keypoint_format == "mediapipe33"
+
+
+def test_a_weak_find_posed_as_a_surer_neighbour_stays_weak():
+    """The two skeletons agree, but MediaPipe's body is a surer person's, found twice: the
+    weak box stays weak (it is folded into that person or masked, not a second stand-in)."""
+    from understudy.perception.assemble import PeopleAssembler, _Candidate
+    from understudy.perception.pose import PoseEstimate
+    from understudy.scene import Person
+
+    def posed(box, dx, score):
+        rng = np.random.default_rng(1)
+        k2 = np.zeros((33, 3), np.float32)
+        k2[:, 0] = rng.uniform(box[0] + 5, box[2] - 5, 33) + dx
+        k2[:, 1] = rng.uniform(box[1] + 5, box[3] - 5, 33)
+        k2[:, 2] = 0.9
+        coco = k2[list(MEDIAPIPE_OF_COCO17)].copy()
+        coco[:, 2] = 0.3
+        person = Person(box=np.array(box, np.float32), score=score, keypoints_coco17=coco)
+        est = PoseEstimate(k2, np.zeros((33, 4), np.float32), (0, 0, 1, 1),
+                           np.zeros((1, 1), np.float32))
+        return _Candidate(person, pose=est)
+
+    walker = posed((100, 50, 140, 150), 0, 0.95)
+    behind = posed((95, 50, 145, 150), 0, 0.2)  # the walker's joints again
+    beside = posed((160, 50, 200, 150), 0, 0.2)  # someone else
+    PeopleAssembler(lambda image: [], None, None)._promote_agreeing([walker, behind, beside])
+    assert behind.person.score == 0.2
+    assert beside.person.score == pytest.approx(0.9)
