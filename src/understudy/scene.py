@@ -23,6 +23,9 @@ from typing import Any, Literal
 import numpy as np
 
 Target = Literal["faces", "people"]
+# The "mediapipe33" landmark index of each "coco17" keypoint (nose, eyes, ears, shoulders,
+# elbows, wrists, hips, knees, ankles; each pair left then right).
+MEDIAPIPE_OF_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 # In people mode, a face that no person owns gets its own region unless this share of its
 # head ellipse already lies in some person's region.
 STRAY_FACE_COVERED = 0.9

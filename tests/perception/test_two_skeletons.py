@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from understudy.perception.assemble import AGREE_SHARE, _two_skeletons_agree
-from understudy.perception.coco import MEDIAPIPE_OF_COCO17
+from understudy.scene import MEDIAPIPE_OF_COCO17
 
 MIDDLE_MAN = (487, 250)  # a point on him, vtest frame 160
 

@@ -11,7 +11,7 @@ import pytest
 
 from understudy.body.lift import lift_coco17
 from understudy.methods.refsd import RefSD, RefSDOptions
-from understudy.perception.coco import MEDIAPIPE_OF_COCO17
+from understudy.scene import MEDIAPIPE_OF_COCO17
 from understudy.run.guard import run_guarded
 from understudy.scene import Outcome, Person
 

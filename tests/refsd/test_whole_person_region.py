@@ -5,7 +5,7 @@ crop's segmenter found a neighbour), the box stands for them."""
 
 import numpy as np
 
-from understudy.perception.coco import MEDIAPIPE_OF_COCO17
+from understudy.scene import MEDIAPIPE_OF_COCO17
 from understudy.regions import person_region_mask
 from understudy.scene import Person
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# MediaPipe landmark of each COCO-17 keypoint (same table as perception/coco.py, which sits
-# on the same layer and is not imported from here).
-MEDIAPIPE_OF_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+from understudy.scene import MEDIAPIPE_OF_COCO17
 # Adult segment lengths between joint centres, metres (anny's rest skeleton at adult age and
 # average height gives 0.27-0.30 upper arm, 0.25 forearm, 0.42-0.45 thigh and shin).
 SEGMENTS = {  # (from, to) MediaPipe indices -> metres, and whether depth follows the facing

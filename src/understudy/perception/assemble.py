@@ -21,7 +21,7 @@ from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseE
 from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
                                 mask_bbox, union_box)
-from understudy.scene import Face, Frame, Person
+from understudy.scene import MEDIAPIPE_OF_COCO17, Face, Frame, Person
 
 # Bump when the assembler's rules change what it finds, so perceptions cached by an older
 # version (``--cache-dir``) are not reused. 2: MoveNet's keypoints for landmarks spanning too
@@ -540,8 +540,6 @@ def _two_skeletons_agree(landmarks: np.ndarray, coco17: np.ndarray, box: np.ndar
 
 def _coco_order(landmarks: np.ndarray) -> np.ndarray:
     """MediaPipe's 33 landmarks as the 17 COCO joints ``(17, 3)``."""
-    from understudy.perception.coco import MEDIAPIPE_OF_COCO17
-
     return np.asarray(landmarks, np.float64)[list(MEDIAPIPE_OF_COCO17)]
 
 

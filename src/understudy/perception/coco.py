@@ -17,15 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from understudy.io.coco import CocoAnnotations
-from understudy.scene import Face, Frame, Person
+from understudy.scene import MEDIAPIPE_OF_COCO17, Face, Frame, Person
 
 if TYPE_CHECKING:
     from understudy.perception.assemble import PoseEstimator
     from understudy.perception.pose import PoseEstimate
 
-# MediaPipe landmark index of each COCO-17 keypoint (nose, eyes, ears, shoulders, elbows,
-# wrists, hips, knees, ankles; each pair left then right).
-MEDIAPIPE_OF_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 # A pose is the annotated person's when the median distance between its landmarks and the
 # labelled COCO keypoints is at most this share of the box diagonal (a neighbour standing in
 # the box is a shoulder width or more away, ~0.2).
