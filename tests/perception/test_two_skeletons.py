@@ -73,6 +73,9 @@ def test_a_weak_find_posed_as_a_surer_neighbour_stays_weak():
     walker = posed((100, 50, 140, 150), 0, 0.95)
     behind = posed((95, 50, 145, 150), 0, 0.2)  # the walker's joints again
     beside = posed((160, 50, 200, 150), 0, 0.2)  # someone else
-    PeopleAssembler(lambda image: [], None, None)._promote_agreeing([walker, behind, beside])
+    again = posed((158, 50, 202, 150), 0, 0.2)  # the same someone, found twice
+    PeopleAssembler(lambda image: [], None, None)._promote_agreeing(
+        [walker, behind, beside, again])
     assert behind.person.score == 0.2
     assert beside.person.score == pytest.approx(0.9)
+    assert again.person.score == 0.2

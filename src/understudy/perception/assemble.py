@@ -303,6 +303,7 @@ class PeopleAssembler:
                                   p.box, 0.5) for s in sure):
                 continue
             p.score = max(p.score, est.score)
+            sure.append(c)  # a second weak find of the same body is found twice, too
 
     def _second_opinion(self, image: np.ndarray, cands: list[_Candidate]) -> None:
         """MoveNet's keypoints on the crop of each person whose MediaPipe landmarks span too
