@@ -180,9 +180,11 @@ class PeopleAssembler:
         cands = [c for c in cands if not self._unsupported(c)]
         if cands:
             self._resolve_masks(image, cands, selfie)
-            self._second_opinion(image, cands)
         if selfie is not None and self.options.residual is not None:
             cands += self._residuals(image, cands, selfie, weak)
+        # Last: a residual rim joining a person grows their box, and with it what their
+        # landmarks must span.
+        self._second_opinion(image, cands)
         return [c.person for c in cands]
 
     def _unsupported(self, cand: _Candidate) -> bool:

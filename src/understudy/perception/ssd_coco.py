@@ -124,7 +124,7 @@ def _person_logits(feature: np.ndarray, weight: np.ndarray, bias: np.ndarray) ->
     added shifted. The product is OpenCV's, not NumPy's: NumPy's OpenBLAS ran it on two
     threads that then spin-wait for more work, and on 2 cores that spinning took a core from
     the next network's forward pass (the COCO SSD took 55-65 ms a call with it, 36-40 without;
-    the people stage per person on the benchmark photos 170-180 ms, ~130 without)."""
+    the people stage per person on the benchmark photos 0.84-0.87x, interleaved)."""
     import cv2
 
     c, h, w = feature.shape
