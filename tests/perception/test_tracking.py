@@ -355,3 +355,77 @@ def test_a_filled_in_face_goes_to_the_person_at_whose_head_it_is():
     person, faces = scenes[2].people[0], scenes[2].faces
     assert len(faces) == 1 and faces[0].interpolated
     assert person.faces == faces  # theirs: no stray face region over their stand-in
+
+
+def test_weak_second_finds_of_a_walker_anchor_no_fill():
+    """vtest 650-679: weak boxes inside three walkers on frames 1, 7 and 13 were linked into one
+    track, and the boxes interpolated between them drifted over the pavement between the
+    walkers, masked black on 10 frames. A weak track seen on its own is still filled."""
+    def scene(t):
+        s = moving_scene(t)
+        x = 10 + 5 * t
+        if t in (1, 7, 13):  # inside the walker's box
+            s.people.append(Person(np.array([x + 2, 30, x + 18, 75], np.float32), 0.2))
+        if t in (1, 4):  # someone weak, on their own
+            s.people.append(Person(np.array([150, 20, 170, 80], np.float32), 0.2))
+        return s
+
+    scenes = list(Tracker(TrackingOptions(max_gap=5, hold=0)).run(scene(t) for t in range(15)))
+    for t in (2, 3, 5, 6, 8, 9, 10, 11, 12):
+        inside = [p for p in scenes[t].people if p.box[0] < 140 and p.score < 0.5]
+        assert not inside, (t, [p.box for p in inside])
+    for t in (2, 3):
+        (alone,) = [p for p in scenes[t].people if p.box[0] >= 140]
+        assert alone.interpolated
+
+
+def test_the_speed_through_the_edge_is_measured_over_three_detections():
+    """From two detections a walker entering on the right of vtest 421-424 measured 1 px a
+    frame, the jitter of his cut box, and was carried in over empty pavement nine frames
+    before he came into view. Two detections carry nobody through the edge."""
+    def scene(t):
+        frame = Frame(np.zeros((100, 200, 3), np.uint8), "v.mp4", t)
+        people = []
+        if t >= 8:  # cut by the left edge, the box growing 1 px a frame
+            people.append(Person(np.array([0, 20, 12 + (t - 8), 80], np.float32), 0.9))
+        return Scene(frame, people=people, target="people")
+
+    scenes = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(scene(t) for t in range(10)))
+    assert all(not s.people for s in scenes[:8]), [s.people[0].box for s in scenes[:8]
+                                                   if s.people]
+
+
+def test_an_upside_down_pose_between_two_upright_ones_gives_way_to_theirs():
+    """vtest 151: MediaPipe posed a 45 px walker upside down on one frame. Averaged into its
+    neighbours it folded their landmarks to a twelfth and a quarter of his height, and RefSD
+    masked him on both frames; it is now replaced by theirs and averaged into nobody's."""
+    scenes = [posed_scene(t, True) for t in range(7)]
+    k = scenes[3].people[0].keypoints2d
+    k[:, 1] = 100.0 - k[:, 1]  # head at the feet
+    out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=1)).run(scenes))
+    upright = np.linspace(20, 80, 33)
+    flipped = out[3].people[0]
+    assert flipped.pose_from_track
+    np.testing.assert_allclose(flipped.keypoints2d[:, 1], upright, atol=1e-3)
+    for t in (2, 4):
+        np.testing.assert_allclose(out[t].people[0].keypoints2d[:, 1], upright, atol=1e-3)
+
+
+def test_landmarks_over_a_sliver_of_the_box_borrow_the_tracks_pose():
+    """Landmarks spanning under MIN_LANDMARK_SPAN of the box are a part or someone else, which
+    RefSD refuses: without MoveNet's keypoints to fall back on, the track's pose serves instead
+    of masking the person for the frame."""
+    scenes = [posed_scene(t, True) for t in range(10)]
+    k = scenes[5].people[0].keypoints2d
+    k[:, 1] = 20.0 + (k[:, 1] - 20.0) / 6  # all within the top sixth of the box
+    out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(scenes))
+    person = out[5].people[0]
+    assert person.pose_from_track
+    np.testing.assert_allclose(person.keypoints2d[:, 1], np.linspace(20, 80, 33), atol=1e-3)
+    # With MoveNet's keypoints RefSD has a fallback of its own: the landmarks stay as they are.
+    scenes = [posed_scene(t, True) for t in range(10)]
+    k = scenes[5].people[0].keypoints2d
+    k[:, 1] = 20.0 + (k[:, 1] - 20.0) / 6
+    scenes[5].people[0].keypoints_coco17 = np.full((17, 3), 0.5, np.float32)
+    out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(scenes))
+    assert not out[5].people[0].pose_from_track

@@ -27,6 +27,7 @@ import numpy as np
 
 from understudy.errors import UsageError
 from understudy.perception.ahead import run_ahead
+from understudy.perception.tracking import duplicate_host
 from understudy.scene import TARGETS, Face, Frame, Outcome, Person, RegionResult, Scene
 
 if TYPE_CHECKING:
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 
 # A box counts as inside an excluded region when at least this share of its area is inside.
 EXCLUDED_SHARE = 0.5
-# An uncertain person whose box lies this much inside a sure person's box is a second, weak
-# find of that person (a detector's box around a standing man's head and shoulders, 0.26):
-# their pixels join the sure person's region, instead of a black patch on the stand-in.
-DUPLICATE_INSIDE = 0.7
 # MoveNet scored clearly visible walkers 0.22-0.37 on the street video of opencv-doc, where the
 # SSDs scored them 0.6-0.95; at 0.25 a lone MoveNet find of 0.3 is sure (0.53 calibrated).
 MOVENET_SURE = 0.25
@@ -367,17 +364,16 @@ def _models_dir(cache_dir: str | None) -> str | None:
 
 
 def merge_weak_duplicates(people: list[Person]) -> list[Person]:
-    """Fold each uncertain person lying ``DUPLICATE_INSIDE`` inside a sure person's box into
-    that person (mask, box and faces): nothing is uncovered, and the sure person's stand-in
-    covers the pixels instead of the fail-closed fill."""
-    from understudy.regions import box_mask, inside_share, mask_bbox, union_box
+    """Fold each uncertain person that is a second find of a sure one (``duplicate_host``)
+    into that person (mask, box and faces): nothing is uncovered, and the sure person's
+    stand-in covers the pixels instead of the fail-closed fill."""
+    from understudy.regions import box_mask, mask_bbox, union_box
 
     sure = [p for p in people if not p.uncertain]
     kept = []
     for p in people:
-        host = max(sure, key=lambda s: inside_share(p.box, s.box), default=None) \
-            if p.uncertain else None
-        if host is None or inside_share(p.box, host.box) < DUPLICATE_INSIDE:
+        host = duplicate_host(p, sure) if p.uncertain else None
+        if host is None:
             kept.append(p)
             continue
         extent = p.box  # without a mask the host's region is its box: the weak box joins it

@@ -11,7 +11,12 @@ frames unblurred is the most-reported failure of today's face-blurring tools. So
 * a track is also held for ``hold`` frames before its first and after its last detection
   (last box): a face the detector only picks up late, or loses early, is still covered.
   Over-covering a few frames is the fail-closed side. A held person is ``uncertain`` (masked)
-  unless their track is sure (below);
+  unless their track is sure (below). A track that is not sure is filled from the frames on
+  which it stood on its own only: a weak find inside a sure person's box is a second find of
+  them (``duplicate_host``; the perceiver folds it into them) and anchors no fill. Weak
+  second finds of three walkers on frames 1, 7 and 13 of a street clip were linked into one
+  track, and the boxes interpolated between them drifted over the pavement between the
+  walkers, masked black on 10 frames;
 * a track is one person through the clip, so the evidence of its best frames holds on its
   weak ones: every person gets ``track_score``, the best detector score along the track, and
   the perceiver's uncertain threshold reads it. A walker the detector scores 0.6 on most
@@ -43,16 +48,24 @@ import numpy as np
 
 from understudy.errors import UsageError
 from understudy.perception.assemble import assign_faces
-from understudy.regions import box_iou
+from understudy.perception.pose import MIN_LANDMARK_SPAN, landmark_span
+from understudy.regions import box_iou, inside_share
 from understudy.scene import Face, Person, Scene
 
 
 # Shoulders or hips seen at least this well orient a body (as in body.fit.check_landmarks).
 ORIENT_VISIBILITY = 0.2
+# Two poses of a person on neighbouring frames are one when their landmarks lie this close
+# (median, share of the box's height). A walker's own pose from frame to frame: 0.02-0.08
+# on the street clip measured; upside down, about 0.5.
+SAME_POSE_SHARE = 0.2
 # A box within this many pixels of the frame's border touches it.
 EDGE_PX = 2.0
-# Speed through the edge is measured over the last (or first) few detections of the track.
-SPEED_FRAMES = 4
+# Speed through the edge is measured over the last (or first) few detections of the track, at
+# least SPEED_MIN_FRAMES of them: from two, a walker entering on the right of a street clip
+# (vtest 421-424: -7 px a frame) measured -1 px a frame, the edge's jitter of his cut box,
+# and was carried in over empty pavement nine frames before he came into view, masked black.
+SPEED_FRAMES, SPEED_MIN_FRAMES = 4, 3
 # Slower than this (px per frame) through the edge is standing at it, not leaving.
 MIN_SPEED = 1.0
 # Matched by distance (no overlap), two boxes are one person only if neither is this many
@@ -60,6 +73,11 @@ MIN_SPEED = 1.0
 # entering at the bottom of a street clip took a 20 px traffic cone 300 px away six frames
 # later as its next detection (its mask swept across the frame on the frames between).
 MAX_SIZE_RATIO = 2.0
+# A weak person whose box lies this much inside a sure person's box is a second find of that
+# person (a detector's box around a standing man's head and shoulders, 0.26): the perceiver
+# folds their pixels into the sure person's region (``merge_weak_duplicates``), and such a
+# find anchors no gap filling of a track that is not sure (``Tracker._fill``).
+DUPLICATE_INSIDE = 0.7
 
 
 @dataclass
@@ -96,12 +114,17 @@ class _Track:
     # frame number -> (2D, 3D landmarks, box) as measured, before any smoothing or borrowing
     poses: dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = field(
         default_factory=dict)
+    # Frames on which the observation was a weak second find of a sure person.
+    second: set[int] = field(default_factory=set)
 
-    def observe(self, n: int, item: Face | Person) -> None:
+    def observe(self, n: int, item: Face | Person, second: bool = False) -> None:
         self.seen[n] = item
+        if second:
+            self.second.add(n)
         if not getattr(item, "uncertain", False) and not item.interpolated:
             self.best = item.score if self.best is None else max(self.best, item.score)
-        if isinstance(item, Person) and _orientable(item):
+        if isinstance(item, Person) and _orientable(item) and \
+                landmark_span(item.keypoints2d, item.box) >= MIN_LANDMARK_SPAN:
             k3 = None if item.keypoints3d is None else np.array(item.keypoints3d, copy=True)
             self.poses[n] = (np.array(item.keypoints2d, copy=True), k3,
                              np.array(item.box, np.float32, copy=True))
@@ -138,6 +161,7 @@ class Tracker:
                     for f in [f for f in tr.seen if f < horizon]:
                         del tr.seen[f]
                         tr.poses.pop(f, None)
+                        tr.second.discard(f)
         while buffer:
             t, old = buffer.popleft()
             yield self._fill(t, old, tracks, n)
@@ -155,6 +179,11 @@ class Tracker:
                     carried = _through_edge(tr, tr.last, n, size)
                     gone[j] = None if carried is None else carried.box
         pairs = []
+        second = set()
+        if kind == "person":
+            sure = [p for p in items if not p.uncertain and p.score >= self.options.sure_score]
+            second = {i for i, p in enumerate(items) if p.score < self.options.sure_score
+                      and duplicate_host(p, sure) is not None}
         for i, item in enumerate(items):
             for j, tr in enumerate(live):
                 if j in gone:
@@ -178,11 +207,11 @@ class Tracker:
             used_items.add(i)
             used_tracks.add(j)
             items[i].track_id = live[j].id
-            live[j].observe(n, items[i])
+            live[j].observe(n, items[i], i in second)
         for i, item in enumerate(items):
             if i not in used_items:
                 track = _Track(self._new_id(), kind)
-                track.observe(n, item)
+                track.observe(n, item, i in second)
                 item.track_id = track.id
                 tracks.append(track)
 
@@ -197,8 +226,10 @@ class Tracker:
             for tr in tracks[kind]:
                 if t in tr.seen:
                     continue
-                before = [f for f in tr.seen if f < t]
-                after = [f for f in tr.seen if f > t]
+                anchors = tr.seen if self._sure(tr, kind) else \
+                    [f for f in tr.seen if f not in tr.second]
+                before = [f for f in anchors if f < t]
+                after = [f for f in anchors if f > t]
                 a = max(before) if before else None
                 b = min(after) if after else None
                 if a is not None and b is not None and b - a - 1 <= self.options.max_gap:
@@ -219,9 +250,12 @@ class Tracker:
             if track is None:
                 continue
             person.track_score = _best_score(track)
-            if t in track.poses and track.seen.get(t) is person:
+            measured = t in track.poses and track.seen.get(t) is person
+            if measured and _pose_outlier(person, t, track):
+                _borrow_pose(person, t, track, self._delay)
+            elif measured:
                 _smooth_pose(person, t, track, self.options.smooth)
-            elif not _orientable(person):
+            elif _needs_pose(person):
                 _borrow_pose(person, t, track, self._delay)
         # A face filled in here belongs to whoever's head it is at, as a detected one does;
         # else people mode blurs it as a stray face over that person's stand-in (a blurred
@@ -244,6 +278,16 @@ class Tracker:
             return True  # a held face is blurred like any other: nothing to be sure of
         best = _best_score(track)
         return best is not None and best >= self.options.sure_score
+
+
+def duplicate_host(person: Person, sure: list[Person]) -> Person | None:
+    """The person of ``sure`` whose box holds ``DUPLICATE_INSIDE`` of ``person``'s box (the
+    one that holds most), or None."""
+    host = max((s for s in sure if s is not person),
+               key=lambda s: inside_share(person.box, s.box), default=None)
+    if host is None or inside_share(person.box, host.box) < DUPLICATE_INSIDE:
+        return None
+    return host
 
 
 def _best_score(track: _Track) -> float | None:
@@ -291,11 +335,15 @@ def _smooth_pose(person: Person, t: int, track: _Track, radius: int) -> None:
     """Average the measured landmarks of frames ``t - radius .. t + radius`` of the track
     (moved into this frame's box; this frame counts twice), keeping this frame's visibility:
     a stand-in fitted frame by frame to raw landmarks jitters, MediaPipe's landmarks of a
-    small walker moving by a few pixels from frame to frame for no reason."""
+    small walker moving by a few pixels from frame to frame for no reason. Only poses like
+    this frame's are averaged (``_same_pose``): a 45 px walker's pose upside down on one
+    frame (vtest 151), averaged into its neighbours, folded them to a twelfth of his height."""
     if radius <= 0:
         return
     own2d, own3d, _ = track.poses[t]
-    frames = [f for f in range(t - radius, t + radius + 1) if f != t and f in track.poses]
+    frames = [f for f in range(t - radius, t + radius + 1) if f != t and f in track.poses
+              and _same_pose(own2d, _in_box(track.poses[f][0], track.poses[f][2], person.box),
+                             person.box)]
     if not frames:
         return
     k2 = 2.0 * own2d[:, :2]
@@ -313,6 +361,39 @@ def _smooth_pose(person: Person, t: int, track: _Track, radius: int) -> None:
         smoothed3 = np.array(own3d, np.float32, copy=True)
         smoothed3[:, :3] = k3 / used3d
         person.keypoints3d = smoothed3
+
+
+def _pose_outlier(person: Person, t: int, track: _Track) -> bool:
+    """Whether the pose measured on frame ``t`` is unlike the poses of the frames just before
+    and after it, which are like each other: a pose estimate gone wrong for a frame (MediaPipe
+    turned a small walker upside down), to be replaced by theirs (``_borrow_pose``)."""
+    if t - 1 not in track.poses or t + 1 not in track.poses:
+        return False
+    own = track.poses[t][0]
+    before, after = (_in_box(track.poses[f][0], track.poses[f][2], person.box)
+                     for f in (t - 1, t + 1))
+    return (_same_pose(before, after, person.box) and not _same_pose(own, before, person.box)
+            and not _same_pose(own, after, person.box))
+
+
+def _same_pose(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> bool:
+    """Whether two sets of landmarks in one box are one pose: their median distance within
+    ``SAME_POSE_SHARE`` of the box's height."""
+    distance = np.median(np.linalg.norm(np.asarray(a)[:, :2] - np.asarray(b)[:, :2], axis=1))
+    return bool(distance <= SAME_POSE_SHARE * max(float(box[3] - box[1]), 1.0))
+
+
+def _needs_pose(person: Person) -> bool:
+    """Whether the person has no pose a stand-in can follow, so their track's serves: no
+    landmarks that orient a body, or landmarks spanning under ``MIN_LANDMARK_SPAN`` of their
+    box (a part or someone else, which RefSD refuses) and no MoveNet keypoints for RefSD to
+    fall back on (a 45 px walker at vtest 150 was masked for that). With those keypoints the
+    fallback is kept: a pose borrowed from a track's neighbouring frames turned a man in a
+    group (vtest 60) into a stand-in lying on its side where MoveNet's had him upright."""
+    if not _orientable(person):
+        return True
+    return (landmark_span(person.keypoints2d, person.box) < MIN_LANDMARK_SPAN
+            and person.keypoints_coco17 is None)
 
 
 def _orientable(person: Person) -> bool:
@@ -383,7 +464,7 @@ def _edge_motion(track: _Track, anchor: int, after: bool, size: tuple[int, int]
     seen = sorted(f for f in track.seen if not track.seen[f].interpolated)
     side = [f for f in seen if (f <= anchor if after else f >= anchor)]
     near = side[-SPEED_FRAMES:] if after else side[:SPEED_FRAMES]
-    if len(near) < 2 or anchor not in track.seen:
+    if len(near) < SPEED_MIN_FRAMES or anchor not in track.seen:
         return None
     boxes = {f: np.asarray(track.seen[f].box, np.float64) for f in near}
     first, last = min(near), max(near)
