@@ -11,7 +11,7 @@ The rule that a weak box needs a pose that is a body in it (``perception/assembl
 _vouches``) was written after looking at this stretch's masked finds (a traffic cone), with
 the assembler's existing thresholds. So a second stretch, frames 650-679, is measured too. It
 was held out until it fell short (87.1 % replaced, 4 alternations); the two rules then written
-for it (a weak box over a group is no one, ``assemble._weak_groups``; a weak second find
+for it (a box over a group is no one, ``assemble._group_boxes``; a weak second find
 anchors no gap filling, ``tracking.Tracker._fill``) were then checked on three stretches
 nobody had looked at (150-179, 410-439, 600-629; benchmarks/RESULTS.md).
 

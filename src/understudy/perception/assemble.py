@@ -26,7 +26,7 @@ from understudy.scene import GROUP_INSIDE, GROUP_PEOPLE, MEDIAPIPE_OF_COCO17, Fa
 # Bump when the assembler's rules change what it finds, so perceptions cached by an older
 # version (``--cache-dir``) are not reused. 2: MoveNet's keypoints for landmarks spanning too
 # little of a person's box (``_second_opinion``). 3: two skeletons that agree make a weak find
-# sure (``_promote_agreeing``). 4: a weak box over a group is no one (``_weak_groups``).
+# sure (``_promote_agreeing``). 4: a box over a group is no one (``_group_boxes``).
 RULES_VERSION = 4
 # Selfie segmentation counts a little less than a person's own pose mask when two people
 # claim a pixel, and less towards the edge of a box (where neighbours stand).
@@ -158,7 +158,7 @@ class PeopleAssembler:
         self._add_poses(image, [c for c in cands
                                 if self.options.pose_people or self._weak_alone(c)])
         self._promote_agreeing(cands)
-        groups = {id(c) for c in self._weak_groups(cands)}
+        groups = {id(c) for c in self._group_boxes(cands)}
         cands = [c for c in cands if id(c) not in groups]
         for c in cands:
             if not self.options.pose_people and c.pose is None:
@@ -309,21 +309,21 @@ class PeopleAssembler:
             p.score = max(p.score, est.score)
             sure.append(c)  # a second weak find of the same body is found twice, too
 
-    def _weak_groups(self, cands: list[_Candidate]) -> list[_Candidate]:
-        """Weak boxes wider than tall over a group of people found on their own: no one.
+    def _group_boxes(self, cands: list[_Candidate]) -> list[_Candidate]:
+        """Boxes wider than tall over a group of people found on their own: no one.
 
-        One detector's low score over a row of walkers (the COCO SSD gave 0.21-0.33 to boxes as
-        wide as the street on vtest 650-679) is vouched for by a pose, which is one of theirs.
-        As a person it was masked where its own segmentation lay away from the walkers: the
-        lamp post, a sign and a tripod, on some frames and not others (a black slab blinking
-        beside the stand-ins). Dropped before faces and pixels are shared out, its faces and
-        person pixels are left to the people inside, the face seeds and the residual guard,
-        which asks a second witness of every blob (and a group box is none). A sure group box
-        (MoveNet's keypoints over walkers side by side) stays: the scene fills it, uncertain."""
+        A detector's box over a row of walkers is vouched for by a pose or keypoints, which
+        are theirs (the COCO SSD gave 0.21-0.33 to boxes as wide as the street on vtest
+        650-679; MoveNet 0.57-0.65 to one over three men talking, vtest 60-89). As a person
+        it was masked where its own segmentation lay away from them: the lamp post, a sign,
+        a tripod, on some frames and not others (a black slab blinking beside the stand-ins).
+        Dropped before faces and pixels are shared out, its faces and person pixels are left
+        to the people in it, the face seeds and the residual guard, which asks a second
+        witness of every blob (and a group box is none)."""
         groups = []
         for c in cands:
             x0, y0, x1, y1 = (float(v) for v in c.person.box)
-            if c.person.score >= self.options.min_lone_score or x1 - x0 <= y1 - y0:
+            if x1 - x0 <= y1 - y0:
                 continue
             inside = sum(inside_share(o.person.box, c.person.box) >= GROUP_INSIDE
                          for o in cands if o is not c and not self._unsupported(o))
