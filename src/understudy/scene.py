@@ -209,6 +209,17 @@ GROUP_NEAR = 0.25  # x the group box's height: its pixels this close to someone 
 BOX_LIKE_FILL = 0.9  # a group's mask this full of its box is a box, not a segmentation
 
 
+def is_group_box(box, others) -> bool:
+    """Whether ``box`` is wider than tall and holds ``GROUP_PEOPLE`` of the ``others`` boxes,
+    each at least ``GROUP_INSIDE`` inside it: a box over a group, not a person."""
+    from understudy.regions import inside_share
+
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 - x0 <= y1 - y0:
+        return False
+    return sum(inside_share(other, box) >= GROUP_INSIDE for other in others) >= GROUP_PEOPLE
+
+
 def _distrust_group_boxes(regions: list[Region]) -> None:
     """A group box is filled solid where no one else's region is (fail closed, uncertain),
     never replaced by a stand-in fitted to several people's keypoints, and never a host. Its
@@ -217,15 +228,12 @@ def _distrust_group_boxes(regions: list[Region]) -> None:
     mask of its crop are the other people's (they painted black over their stand-ins). A
     box with no segmentation of its own (no mask, or the box itself) keeps only its faces:
     mask-out drew a 273x174 px black bar over empty pavement for one (vtest frame 300)."""
-    from understudy.regions import dilate, face_region_mask, inside_share
+    from understudy.regions import dilate, face_region_mask
 
     for region in regions:
-        x0, y0, x1, y1 = (float(v) for v in region.box)
-        if region.person is None or (x1 - x0) <= (y1 - y0):
-            continue
-        inside = sum(inside_share(other.box, region.box) >= GROUP_INSIDE
-                     for other in regions if other is not region and other.kind == "person")
-        if inside >= GROUP_PEOPLE:
+        if region.person is not None and is_group_box(
+                region.box, [o.box for o in regions if o is not region and o.kind == "person"]):
+            height = float(region.box[3] - region.box[1])
             region.uncertain = True
             person = region.person
             segmented = person.mask is not None and not _box_like(person.mask, region.box)
@@ -235,7 +243,7 @@ def _distrust_group_boxes(regions: list[Region]) -> None:
                 mask |= face_region_mask(face.box, mask.shape)
             others = np.logical_or.reduce([o.mask for o in regions if o is not region
                                            and o.kind == "person"])
-            near = dilate(others, max(1, int(GROUP_NEAR * (y1 - y0))))
+            near = dilate(others, max(1, int(GROUP_NEAR * height)))
             region.mask = mask & ~near
 
 

@@ -19,9 +19,9 @@ from understudy.errors import UsageError
 from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseEstimate,
                                         centred_in, landmark_span)
 from understudy.perception.residual import ResidualOptions, find_leftovers
-from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, inside_share,
-                                int_box, mask_bbox, union_box)
-from understudy.scene import GROUP_INSIDE, GROUP_PEOPLE, MEDIAPIPE_OF_COCO17, Face, Frame, Person
+from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
+                                mask_bbox, union_box)
+from understudy.scene import MEDIAPIPE_OF_COCO17, Face, Frame, Person, is_group_box
 
 # Bump when the assembler's rules change what it finds, so perceptions cached by an older
 # version (``--cache-dir``) are not reused. 2: MoveNet's keypoints for landmarks spanning too
@@ -320,16 +320,9 @@ class PeopleAssembler:
         Dropped before faces and pixels are shared out, its faces and person pixels are left
         to the people in it, the face seeds and the residual guard, which asks a second
         witness of every blob (and a group box is none)."""
-        groups = []
-        for c in cands:
-            x0, y0, x1, y1 = (float(v) for v in c.person.box)
-            if x1 - x0 <= y1 - y0:
-                continue
-            inside = sum(inside_share(o.person.box, c.person.box) >= GROUP_INSIDE
-                         for o in cands if o is not c and not self._unsupported(o))
-            if inside >= GROUP_PEOPLE:
-                groups.append(c)
-        return groups
+        found = [c for c in cands if not self._unsupported(c)]
+        return [c for c in cands
+                if is_group_box(c.person.box, [o.person.box for o in found if o is not c])]
 
     def _second_opinion(self, image: np.ndarray, cands: list[_Candidate]) -> None:
         """MoveNet's keypoints on the crop of each person whose MediaPipe landmarks span too
