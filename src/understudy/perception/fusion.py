@@ -15,16 +15,22 @@ Two rules keep it honest:
   several detectors on the same person combine by noisy-OR, ``1 - prod(1 - c)``, so two
   detectors that agree on a weak find make it sure, and one detector's lone weak find stays
   uncertain (masked out, fail closed).
+
+With ``zoom``, small people get a second, closer look (``understudy.perception.zoom``): the
+detectors run again on windows around them, and the union is taken of what they saw there.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from understudy.errors import UsageError
+from understudy.perception.zoom import (ZoomOptions, anchored, merge_window, plan_windows,
+                                        shift)
 from understudy.regions import box_area, box_iou
 from understudy.scene import Person
 
@@ -85,7 +91,7 @@ class FusedPeople:
     """
 
     def __init__(self, specs: Sequence[DetectorSpec], options: FusionOptions | None = None,
-                 parallel: bool = False):
+                 parallel: bool = False, zoom: ZoomOptions | None = None):
         if not specs:
             raise UsageError("FusedPeople needs at least one detector")
         names = [s.name for s in specs]
@@ -93,25 +99,62 @@ class FusedPeople:
             raise UsageError(f"detector names must be distinct, got {names}")
         self.specs = list(specs)
         self.options = options or FusionOptions()
+        self.zoom = zoom
         self.last_counts: dict[str, int] = {}
-        parts = [f"{s.name}={getattr(s.detector, 'model_id', type(s.detector).__name__)}"
-                 f"@{s.sure}" for s in self.specs]
-        self.model_id = "fused(" + ",".join(parts) + f")@{self.options}"
+        self.last_windows: list[tuple[int, int, int, int]] = []
         self._side_by_side = None
         if parallel and len(self.specs) > 1:
             from understudy.perception.side_by_side import SideBySide
 
             self._side_by_side = SideBySide(len(self.specs) - 1, "understudy-people")
 
+    @property
+    def model_id(self) -> str:
+        """What the people found depend on: each detector, the fusion and the zoom."""
+        parts = [f"{s.name}={getattr(s.detector, 'model_id', type(s.detector).__name__)}"
+                 f"@{s.sure}" for s in self.specs]
+        return "fused(" + ",".join(parts) + f")@{self.options}@{self.zoom}"
+
     def __call__(self, image: np.ndarray) -> list[Person]:
-        detectors = [spec.detector for spec in self.specs]
-        if self._side_by_side is not None:
-            each = self._side_by_side(detectors, image)
-        else:
-            each = [detector(image) for detector in detectors]
-        found = []  # (calibrated score, detector name, person)
+        each = self._detect(image)
         for spec, people in zip(self.specs, each):
             self.last_counts[spec.name] = len(people)
+        fused = self._fuse(each)
+        self.last_windows = []
+        if self.zoom is None:
+            return fused
+        size = image.shape[:2]
+        anchors = [p.box for p in fused if p.score >= self.zoom.min_score]
+        self.last_windows = plan_windows(anchors, size, self.zoom)
+        for window in self.last_windows:
+            x0, y0, x1, y1 = window
+            seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+            each = [merge_window(mine, anchored(shift(new, window), anchors,
+                                                self.zoom.anchor_share),
+                                 window, size, self.zoom)
+                    for mine, new in zip(each, seen)]
+        return self._fuse(each) if self.last_windows else fused
+
+    @contextmanager
+    def first_pass_only(self) -> Iterator[None]:
+        """No closer look while inside: video frames, whose people the tracker carries."""
+        zoom, self.zoom = self.zoom, None
+        try:
+            yield
+        finally:
+            self.zoom = zoom
+
+    def _detect(self, image: np.ndarray) -> list[list[Person]]:
+        """Each detector's people on ``image``."""
+        detectors = [spec.detector for spec in self.specs]
+        if self._side_by_side is not None:
+            return self._side_by_side(detectors, image)
+        return [detector(image) for detector in detectors]
+
+    def _fuse(self, each: list[list[Person]]) -> list[Person]:
+        """One person per cluster of boxes that the detectors agree on."""
+        found = []  # (calibrated score, detector name, person)
+        for spec, people in zip(self.specs, each):
             found += [(calibrate(p.score, spec.sure), spec.name, p) for p in people]
         found.sort(key=lambda t: -t[0])
         clusters: list[_Cluster] = []
