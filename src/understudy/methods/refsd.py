@@ -517,9 +517,14 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
     """The landmarks to fit one person to, best first: MediaPipe's measured 2D + 3D
     landmarks; else COCO-17 keypoints (a multi-person model's, or the annotation's) lifted
     to 3D with a depth prior (``understudy.body.lift``). ``source`` names the one used, or
-    "none" with MediaPipe's reason when neither can place a body (the person fails closed)."""
+    "none" with MediaPipe's reason when neither can place a body (the person fails closed).
+
+    MediaPipe's landmarks with the legs folded under the hips, or the head not above them,
+    give way to COCO-17 keypoints that stand the person upright on their feet
+    (``perception.posture.coco17_to_follow``); without such keypoints they are kept: a stand-in
+    seated in mid-air still hides the person, a mask would hide the scene too."""
     from understudy.body.fit import check_landmarks
-    from understudy.body.lift import PRIOR_WEIGHT, lift_coco17
+    from understudy.perception.posture import coco17_to_follow
 
     base = {"phenotype": phenotype, "scale": _height(mask)}
     mediapipe = dict(base, keypoints2d=None, keypoints3d=None, source="mediapipe")
@@ -528,25 +533,46 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
     if person is not None and (person.pose_from_track or person.interpolated):
         mediapipe["source"] = "track"  # video: from the neighbouring frames of the track
     problem = check_landmarks(mediapipe, size, focal) or _small_span(person)
+    coco = _coco17(person)
     if not problem:
+        own = person.mask if person is not None else None
+        if (coco is not None and mediapipe["source"] == "mediapipe"
+                and coco17_to_follow(coco, person.keypoints2d, own, person.box)):
+            lifted = _lifted(base, coco, person.box, size, focal)
+            if isinstance(lifted, dict):
+                return lifted
         return mediapipe
-    coco = None
-    if person is not None:
-        coco = person.keypoints_coco17
-        if coco is None and person.keypoint_format == "coco17":
-            coco = person.keypoints2d
     # No landmarks in a "none" entry: the fit must not follow the ones just refused (a
     # walker's pose found in the bush above him became a stand-in lying on its side).
     none = dict(base, keypoints2d=None, keypoints3d=None, source="none")
-    if coco is not None and np.shape(coco) == (17, 3):
-        try:
-            k2, k3 = lift_coco17(coco, person.box)
-        except ValueError as exc:
-            return dict(none, problem=f"{problem}; COCO-17: {exc}")
-        lifted = dict(base, keypoints2d=k2, keypoints3d=k3, weight3d=PRIOR_WEIGHT,
-                      source="coco17")
-        coco_problem = check_landmarks(lifted, size, focal)
-        if not coco_problem:
-            return lifted
-        return dict(none, problem=f"{problem}; COCO-17 keypoints: {coco_problem}")
-    return dict(none, problem=f"{problem}; no COCO-17 keypoints either")
+    if coco is None:
+        return dict(none, problem=f"{problem}; no COCO-17 keypoints either")
+    lifted = _lifted(base, coco, person.box, size, focal)
+    if isinstance(lifted, dict):
+        return lifted
+    return dict(none, problem=f"{problem}; {lifted}")
+
+
+def _coco17(person: Person | None) -> np.ndarray | None:
+    """The person's COCO-17 keypoints (a multi-person model's, or the annotation's), if any."""
+    if person is None:
+        return None
+    coco = person.keypoints_coco17
+    if coco is None and person.keypoint_format == "coco17":
+        coco = person.keypoints2d
+    return coco if coco is not None and np.shape(coco) == (17, 3) else None
+
+
+def _lifted(base: dict[str, Any], coco: np.ndarray, box: np.ndarray, size: tuple[int, int],
+            focal: float | None) -> dict[str, Any] | str:
+    """The entry for COCO-17 keypoints lifted to 3D, or why they cannot place a body."""
+    from understudy.body.fit import check_landmarks
+    from understudy.body.lift import PRIOR_WEIGHT, lift_coco17
+
+    try:
+        k2, k3 = lift_coco17(coco, box)
+    except ValueError as exc:
+        return f"COCO-17: {exc}"
+    lifted = dict(base, keypoints2d=k2, keypoints3d=k3, weight3d=PRIOR_WEIGHT, source="coco17")
+    problem = check_landmarks(lifted, size, focal)
+    return f"COCO-17 keypoints: {problem}" if problem else lifted

@@ -18,6 +18,7 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseEstimate,
                                         centred_in, landmark_span)
+from understudy.perception.posture import doubtful_landmarks
 from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
                                 mask_bbox, union_box)
@@ -26,8 +27,9 @@ from understudy.scene import MEDIAPIPE_OF_COCO17, Face, Frame, Person, is_group_
 # Bump when the assembler's rules change what it finds, so perceptions cached by an older
 # version (``--cache-dir``) are not reused. 2: MoveNet's keypoints for landmarks spanning too
 # little of a person's box (``_second_opinion``). 3: two skeletons that agree make a weak find
-# sure (``_promote_agreeing``). 4: a box over a group is no one (``_group_boxes``).
-RULES_VERSION = 4
+# sure (``_promote_agreeing``). 4: a box over a group is no one (``_group_boxes``). 5: MoveNet's
+# keypoints for doubtful postures as well (``_second_opinion``).
+RULES_VERSION = 5
 # Selfie segmentation counts a little less than a person's own pose mask when two people
 # claim a pixel, and less towards the edge of a box (where neighbours stand).
 SELFIE_WEIGHT = 0.9
@@ -326,17 +328,20 @@ class PeopleAssembler:
 
     def _second_opinion(self, image: np.ndarray, cands: list[_Candidate]) -> None:
         """MoveNet's keypoints on the crop of each person whose MediaPipe landmarks span too
-        little of their (final) box to be their body: a pose found in the bush above a walker,
-        or on the ball in a catcher's hands. A method that refuses such landmarks can follow
-        these instead of failing closed (vtest frame 300: keypoints over the walker's whole
-        height where MediaPipe's spanned a fifth of it)."""
+        little of their (final) box to be their body (a pose found in the bush above a walker,
+        or on the ball in a catcher's hands), or whose posture is doubtful (``posture.py``:
+        legs folded above the feet of their final mask, the head not above the hips). A method
+        that refuses such landmarks can follow these instead of failing closed (vtest frame
+        300: keypoints over the walker's whole height where MediaPipe's spanned a fifth of
+        it); RefSD follows them where they stand the person upright on their feet."""
         if self.keypoints is None:
             return
         for c in cands:
             p = c.person
             if (p.keypoints_coco17 is None and p.keypoints2d is not None
                     and p.keypoint_format == "mediapipe33"
-                    and landmark_span(p.keypoints2d, p.box) < MIN_LANDMARK_SPAN):
+                    and (landmark_span(p.keypoints2d, p.box) < MIN_LANDMARK_SPAN
+                         or doubtful_landmarks(p.keypoints2d, p.mask, p.box))):
                 p.keypoints_coco17 = self.keypoints(image, p.box)
 
     def _add_segment(self, image: np.ndarray, cand: _Candidate) -> None:
