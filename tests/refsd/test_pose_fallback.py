@@ -13,7 +13,7 @@ from understudy.body.lift import lift_coco17
 from understudy.methods.refsd import RefSD, RefSDOptions
 from understudy.scene import MEDIAPIPE_OF_COCO17
 from understudy.run.guard import run_guarded
-from understudy.scene import Outcome, Person
+from understudy.scene import Face, Outcome, Person
 
 from .conftest import make_scene
 
@@ -172,10 +172,10 @@ def test_landmarks_spanning_a_tenth_of_the_box_give_way_to_coco17(body, astronau
     squashed = dataclasses.replace(person, keypoints2d=small)
     entry = pose_entry(squashed, person.mask, {}, size)
     assert entry["source"] == "coco17"
-    alone = dataclasses.replace(squashed, keypoints_coco17=None)
+    alone = dataclasses.replace(squashed, keypoints_coco17=None, faces=[])
     entry = pose_entry(alone, person.mask, {}, size)
     assert entry["source"] == "none" and "span" in entry["problem"]
-    scene = make_scene(astronaut, [dataclasses.replace(alone, faces=[])])
+    scene = make_scene(astronaut, [alone])
     method = RefSD(RefSDOptions(fit_steps=5), body=body)
     result = run_guarded(method, scene, np.random.default_rng(0))
     method.close()
@@ -183,3 +183,48 @@ def test_landmarks_spanning_a_tenth_of_the_box_give_way_to_coco17(body, astronau
     assert record.outcome == Outcome.MASKED, record.attributes
     assert "span" in record.reason and "no COCO-17 keypoints" in record.reason
     assert (result.image[scene.regions()[0].mask] == 0).all()
+
+
+def test_upright_under_face_stands_a_body_under_the_face():
+    from understudy.body.lift import upright_under_face
+
+    face = np.array([300, 100, 340, 150], np.float32)  # 50 px high
+    kp = upright_under_face(face, (1000, 800))
+    nose, shoulders, hips, ankles = kp[0], kp[[5, 6]], kp[[11, 12]], kp[[15, 16]]
+    assert face[0] < nose[0] < face[2] and face[1] < nose[1] < face[3]
+    assert nose[1] < shoulders[:, 1].min() < hips[:, 1].min() < ankles[:, 1].min()
+    assert shoulders[0, 0] > shoulders[1, 0]  # the subject's left at image right: facing us
+    assert ankles[0, 1] - face[1] == pytest.approx(7.3 * 50)  # a 7.5-head figure
+    twice = upright_under_face(face * 2, (2000, 1600))
+    np.testing.assert_allclose(twice[:, :2], kp[:, :2] * 2, rtol=1e-5)
+    # Cut by the right edge: the face (at least 0.75 of its height wide) reaches past it.
+    cut = upright_under_face(np.array([780, 100, 800, 150], np.float32), (1000, 800))
+    assert cut[0, 0] > 790
+
+
+def test_a_face_is_the_last_pose_before_failing_closed(body, astronaut, astronaut_person):
+    """No landmarks and no keypoints, but a face: a body standing under it (obama2's bystander
+    at the frame's edge, behind the speaker, was masked black before)."""
+    from understudy.methods.refsd import pose_entry
+
+    k = astronaut_person.keypoints2d
+    eyes, mouth = k[[2, 5], 1].mean(), k[[9, 10], 1].mean()
+    span = mouth - eyes
+    face = Face(np.array([k[[7, 8], 0].min(), eyes - 1.2 * span, k[[7, 8], 0].max(),
+                          mouth + span], np.float32), 0.9)
+    bare = dataclasses.replace(astronaut_person, keypoints2d=None, keypoints3d=None,
+                               keypoints_coco17=None, faces=[face])
+    size = bare.mask.shape
+    entry = pose_entry(bare, bare.mask, {}, size)
+    assert entry["source"] == "face"
+    face = bare.faces[0].box
+    nose = entry["keypoints2d"][0]
+    assert face[0] <= nose[0] <= face[2] and face[1] <= nose[1] <= face[3]
+    scene = make_scene(astronaut, [bare])
+    method = RefSD(RefSDOptions(attributes="random"), body=body)
+    result = run_guarded(method, scene, np.random.default_rng(0))
+    method.close()
+    record = result.regions[0]
+    assert record.outcome == Outcome.REPLACED, record.reason
+    assert record.attributes["pose_source"] == "face"
+    assert record.attributes["silhouette_iou"] > 0.4, record.attributes

@@ -39,7 +39,7 @@ NOT_YET = {
               "green sleeve at obama3's edge (no segmentation, no detector box), obama2's "
               "left neighbour under obama's region; refsd covers the edge sliver of "
               "vtest_0625_crop inside its neighbour's region",
-    "reid": "issue 14: colour R@1 refsd 25.6 vs maskout 7.7, appearance 41.0 vs 12.8. "
+    "reid": "issue 14: colour R@1 refsd 28.2 vs maskout 7.7, appearance 41.0 vs 12.8. "
             "Out of reach for any method that keeps the scene and the pose: the identity-free "
             "references score colour 48.7 (the surroundings alone) and appearance 41.0 (a grey "
             "figure in the pose), see test_refsd_body_reid_at_the_identity_free_floor",

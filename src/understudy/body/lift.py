@@ -11,6 +11,9 @@ it otherwise; a side view turns the shoulders out of the image plane towards whe
 points. The fit then weighs this made-up 3D lightly (``PRIOR_WEIGHT``) and the 2D keypoints
 fully: the lift only picks the start and keeps depth plausible.
 
+For someone with a face and no keypoints at all, ``upright_under_face`` makes the keypoints
+up too: a body standing under the face, sized by it.
+
 Output layout is MediaPipe's (``understudy.scene``): 2D ``(33, 3)`` pixels + visibility,
 3D ``(33, 4)`` metres with the origin at the hip midpoint, x right, y down, z away from the
 camera. Landmarks COCO does not have (mouth, hands, heels, toes) get visibility 0.
@@ -151,3 +154,41 @@ def lift_coco17(keypoints: np.ndarray, box: np.ndarray | None = None
         dz = np.sqrt(max(length ** 2 - observed ** 2, 0.0)) * (forward[2] if follows else 0.0)
         k3[b, 2] = k3[a, 2] + dz
     return k2.astype(np.float32), k3.astype(np.float32)
+
+
+# An upright body facing the camera, in face heights below the top of the face box (the
+# classic figure canon, about 7.5 heads tall, with the face box taken as the head): joint
+# height and half-width for COCO-17 joints 5-16 (shoulders, elbows, wrists, hips, knees,
+# ankles; left of the subject first, at image right as they face the camera).
+UPRIGHT_BODY = {5: (1.4, 0.9), 7: (2.8, 1.0), 9: (3.9, 1.0), 11: (3.8, 0.5), 13: (5.6, 0.45),
+                15: (7.3, 0.45)}
+# A face box cut by the image edge (within this share of the image's width of it) is narrower
+# than the face: the face is at least this share of its height wide.
+EDGE_SHARE, FACE_WIDTH = 0.02, 0.75
+
+
+def upright_under_face(face_box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(17, 3) COCO-17 keypoints of a person standing upright under ``face_box``, facing the
+    camera, sized by the face's height: the last pose for someone whose face was found but
+    whose body neither MediaPipe nor MoveNet could pose (a bystander at the frame's edge
+    behind a speaker). A prior, not a measurement; the fit follows it like keypoints."""
+    w_img = size[1]
+    x0, y0, x1, y1 = (float(v) for v in face_box)
+    head = max(y1 - y0, 1.0)
+    width = max(x1 - x0, FACE_WIDTH * head)
+    centre = (x0 + x1) / 2
+    edge = EDGE_SHARE * w_img
+    if x0 <= edge and x1 < w_img - edge:  # cut by the left edge: the face reaches further left
+        centre = x1 - width / 2
+    elif x1 >= w_img - edge and x0 > edge:
+        centre = x0 + width / 2
+    kp = np.zeros((17, 3), np.float32)
+    kp[:, 2] = FULL_SCORE
+    kp[0, :2] = centre, y0 + 0.6 * head  # nose
+    for left, right, dy, dx in ((1, 2, 0.45, 0.2), (3, 4, 0.5, 0.45)):  # eyes, ears
+        kp[left, :2] = centre + dx * width, y0 + dy * head
+        kp[right, :2] = centre - dx * width, y0 + dy * head
+    for left, (down, half) in UPRIGHT_BODY.items():
+        kp[left, :2] = centre + half * head, y0 + down * head
+        kp[left + 1, :2] = centre - half * head, y0 + down * head
+    return kp

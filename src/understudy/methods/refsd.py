@@ -519,11 +519,15 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
     to 3D with a depth prior (``understudy.body.lift``). ``source`` names the one used, or
     "none" with MediaPipe's reason when neither can place a body (the person fails closed).
 
+    Last comes the person's face: a body standing upright under it, facing the camera
+    (``source`` "face"), before failing closed.
+
     MediaPipe's landmarks with the legs folded under the hips, or the head not above them,
     give way to COCO-17 keypoints that stand the person upright on their feet
     (``perception.posture.coco17_to_follow``); without such keypoints they are kept: a stand-in
     seated in mid-air still hides the person, a mask would hide the scene too."""
     from understudy.body.fit import check_landmarks
+    from understudy.body.lift import upright_under_face
     from understudy.perception.posture import coco17_to_follow
 
     base = {"phenotype": phenotype, "scale": _height(mask)}
@@ -546,11 +550,22 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
     # walker's pose found in the bush above him became a stand-in lying on its side).
     none = dict(base, keypoints2d=None, keypoints3d=None, source="none")
     if coco is None:
-        return dict(none, problem=f"{problem}; no COCO-17 keypoints either")
-    lifted = _lifted(base, coco, person.box, size, focal)
+        problem = f"{problem}; no COCO-17 keypoints either"
+    else:
+        lifted = _lifted(base, coco, person.box, size, focal)
+        if isinstance(lifted, dict):
+            return lifted
+        problem = f"{problem}; {lifted}"
+    # Last, their face: an upright body under it (``body.lift.upright_under_face``).
+    faces = person.faces if person is not None else []
+    if not faces:
+        return dict(none, problem=problem)
+    face = max(faces, key=lambda f: float(f.box[3] - f.box[1]))
+    lifted = _lifted(base, upright_under_face(face.box, size), person.box, size, focal,
+                     source="face")
     if isinstance(lifted, dict):
         return lifted
-    return dict(none, problem=f"{problem}; {lifted}")
+    return dict(none, problem=f"{problem}; face: {lifted}")
 
 
 def _coco17(person: Person | None) -> np.ndarray | None:
@@ -564,7 +579,7 @@ def _coco17(person: Person | None) -> np.ndarray | None:
 
 
 def _lifted(base: dict[str, Any], coco: np.ndarray, box: np.ndarray, size: tuple[int, int],
-            focal: float | None) -> dict[str, Any] | str:
+            focal: float | None, source: str = "coco17") -> dict[str, Any] | str:
     """The entry for COCO-17 keypoints lifted to 3D, or why they cannot place a body."""
     from understudy.body.fit import check_landmarks
     from understudy.body.lift import PRIOR_WEIGHT, lift_coco17
@@ -573,6 +588,6 @@ def _lifted(base: dict[str, Any], coco: np.ndarray, box: np.ndarray, size: tuple
         k2, k3 = lift_coco17(coco, box)
     except ValueError as exc:
         return f"COCO-17: {exc}"
-    lifted = dict(base, keypoints2d=k2, keypoints3d=k3, weight3d=PRIOR_WEIGHT, source="coco17")
+    lifted = dict(base, keypoints2d=k2, keypoints3d=k3, weight3d=PRIOR_WEIGHT, source=source)
     problem = check_landmarks(lifted, size, focal)
     return f"COCO-17 keypoints: {problem}" if problem else lifted
