@@ -46,6 +46,16 @@ def inside_share(box, outer) -> float:
     return ix * iy / max(box_area(box), 1e-6)
 
 
+def moved_points(points: np.ndarray | None, offset: np.ndarray) -> np.ndarray | None:
+    """A copy of ``(N, 2+)`` points (x, y first; keypoints, landmarks) moved by ``offset``."""
+    if points is None:
+        return None
+    out = np.array(points, np.float32, copy=True)
+    if out.ndim == 2 and out.shape[1] >= 2:
+        out[:, :2] += offset
+    return out
+
+
 def box_area(box) -> float:
     """The area of an ``x0, y0, x1, y1`` box (0 for an empty one)."""
     return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)

@@ -539,9 +539,9 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
     problem = check_landmarks(mediapipe, size, focal) or _small_span(person)
     coco = _coco17(person)
     if not problem:
-        own = person.mask if person is not None else None
+        # (Landmarks that pass the checks are a person's: ``person`` is not None here.)
         if (coco is not None and mediapipe["source"] == "mediapipe"
-                and coco17_to_follow(coco, person.keypoints2d, own, person.box)):
+                and coco17_to_follow(coco, person.keypoints2d, person.mask, person.box)):
             lifted = _lifted(base, coco, person.box, size, focal)
             if isinstance(lifted, dict):
                 return lifted

@@ -18,11 +18,11 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseEstimate,
                                         centred_in, landmark_span)
-from understudy.perception.posture import doubtful_landmarks
+from understudy.perception.posture import coco_order, doubtful_landmarks, same_skeleton
 from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
                                 mask_bbox, union_box)
-from understudy.scene import MEDIAPIPE_OF_COCO17, Face, Frame, Person, is_group_box
+from understudy.scene import Face, Frame, Person, is_group_box
 
 # Bump when the assembler's rules change what it finds, so perceptions cached by an older
 # version (``--cache-dir``) are not reused. 2: MoveNet's keypoints for landmarks spanning too
@@ -305,7 +305,7 @@ class PeopleAssembler:
                     or est.score < POSE_BODY_SCORE or not centred_in(est.keypoints2d, p.box)
                     or not _two_skeletons_agree(est.keypoints2d, p.keypoints_coco17, p.box)):
                 continue
-            if any(_same_skeleton(_coco_order(est.keypoints2d), _coco_order(s.pose.keypoints2d),
+            if any(_agree(coco_order(est.keypoints2d), coco_order(s.pose.keypoints2d),
                                   p.box, 0.5) for s in sure):
                 continue
             p.score = max(p.score, est.score)
@@ -552,7 +552,7 @@ def _twin(seed: _Candidate, cands: list[_Candidate], iou: float) -> _Candidate |
     if keypoints is None:
         return None
     for c in cands:
-        if c.pose is not None and _same_skeleton(_coco_order(c.pose.keypoints2d), keypoints,
+        if c.pose is not None and _agree(coco_order(c.pose.keypoints2d), keypoints,
                                                  c.person.box, AGREE_KEYPOINT_SCORE):
             return c
     return None
@@ -573,25 +573,13 @@ def _keypoint_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def _two_skeletons_agree(landmarks: np.ndarray, coco17: np.ndarray, box: np.ndarray) -> bool:
     """Whether MediaPipe's landmarks and MoveNet's COCO-17 keypoints are one skeleton."""
-    return _same_skeleton(_coco_order(landmarks), coco17, box, AGREE_KEYPOINT_SCORE)
+    return _agree(coco_order(landmarks), coco17, box, AGREE_KEYPOINT_SCORE)
 
 
-def _coco_order(landmarks: np.ndarray) -> np.ndarray:
-    """MediaPipe's 33 landmarks as the 17 COCO joints ``(17, 3)``."""
-    return np.asarray(landmarks, np.float64)[list(MEDIAPIPE_OF_COCO17)]
-
-
-def _same_skeleton(ours: np.ndarray, theirs: np.ndarray, box: np.ndarray,
-                   their_score: float) -> bool:
-    """Whether two sets of COCO-17 joints are one skeleton: at least ``AGREE_MIN_JOINTS``
-    joints seen by both (ours at 0.5, theirs at ``their_score``), their median distance
-    within ``AGREE_SHARE`` of the box's height."""
-    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
-    both = (ours[:, 2] >= 0.5) & (theirs[:, 2] >= their_score)
-    if both.sum() < AGREE_MIN_JOINTS:
-        return False
-    distance = np.median(np.linalg.norm(ours[both, :2] - theirs[both, :2], axis=1))
-    return bool(distance <= AGREE_SHARE * max(float(box[3] - box[1]), 1.0))
+def _agree(ours: np.ndarray, theirs: np.ndarray, box: np.ndarray, their_score: float
+           ) -> bool:
+    """``posture.same_skeleton`` with the assembler's ``AGREE_*`` thresholds."""
+    return same_skeleton(ours, theirs, box, their_score, AGREE_MIN_JOINTS, AGREE_SHARE)
 
 
 def _vouches(pose: PoseEstimate, box: np.ndarray, size: tuple[int, int],

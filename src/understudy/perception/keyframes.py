@@ -33,7 +33,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.regions import box_iou, box_mask, clip_box, mask_bbox, padded_bbox, union_box
+from understudy.regions import (box_iou, box_mask, clip_box, mask_bbox, moved_points,
+                                padded_bbox, union_box)
 from understudy.scene import Face, Frame, Person, Scene
 
 # Lucas-Kanade: corners at least this far apart, this many at most over all the people, and a
@@ -200,8 +201,8 @@ class KeyframePerception:
             p = c.item
             people.append(dataclasses.replace(
                 p, box=box, mask=mask, faces=faces,
-                keypoints2d=_moved_points(p.keypoints2d, c.offset),
-                keypoints_coco17=_moved_points(p.keypoints_coco17, c.offset),
+                keypoints2d=moved_points(p.keypoints2d, c.offset),
+                keypoints_coco17=moved_points(p.keypoints_coco17, c.offset),
                 track_id=None, track_score=None, interpolated=c.lost is not None,
                 pose_from_track=False,
                 attributes=dict(p.attributes)))
@@ -415,17 +416,8 @@ def _moved_face(face: Face, offset: np.ndarray, size: tuple[int, int]) -> Face |
     box = _clip(face.box + np.tile(offset, 2), size)
     if box is None:
         return None
-    lm = _moved_points(face.landmarks, offset)
+    lm = moved_points(face.landmarks, offset)
     return dataclasses.replace(face, box=box, landmarks=lm, track_id=None, interpolated=False)
-
-
-def _moved_points(points: np.ndarray | None, offset: np.ndarray) -> np.ndarray | None:
-    if points is None:
-        return None
-    out = np.array(points, np.float32, copy=True)
-    if out.ndim == 2 and out.shape[1] >= 2:
-        out[:, :2] += offset
-    return out
 
 
 def _clip(box: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:

@@ -11,6 +11,8 @@ RefSD follows them when they stand the same person upright on their feet
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from understudy.regions import mask_bbox
@@ -62,6 +64,25 @@ COCO17_UPPER = (0, 1, 2, 3, 4, 5, 6, 11, 12)
 SAME_BODY_JOINTS, SAME_BODY_SHARE = 4, 0.1
 
 
+def coco_order(landmarks: np.ndarray) -> np.ndarray:
+    """MediaPipe's 33 landmarks as the 17 COCO joints ``(17, 3)``."""
+    return np.asarray(landmarks, np.float64)[list(MEDIAPIPE_OF_COCO17)]
+
+
+def same_skeleton(ours: np.ndarray, theirs: np.ndarray, box: np.ndarray, their_score: float,
+                  min_joints: int, share: float, joints: Sequence[int] = range(17)) -> bool:
+    """Whether two sets of COCO-17 joints are one skeleton: at least ``min_joints`` of
+    ``joints`` seen by both (ours at 0.5, theirs at ``their_score``), their median distance
+    within ``share`` of the box's height."""
+    ours = np.asarray(ours, np.float64)[list(joints)]
+    theirs = np.asarray(theirs, np.float64)[list(joints)]
+    both = (ours[:, 2] >= 0.5) & (theirs[:, 2] >= their_score)
+    if both.sum() < min_joints:
+        return False
+    distance = np.median(np.linalg.norm(ours[both, :2] - theirs[both, :2], axis=1))
+    return bool(distance <= share * max(float(box[3] - box[1]), 1.0))
+
+
 def same_upper_body(keypoints2d: np.ndarray, keypoints_coco17: np.ndarray,
                     box: np.ndarray) -> bool:
     """Whether MediaPipe's landmarks and COCO-17 keypoints put one head and torso in ``box``:
@@ -69,13 +90,8 @@ def same_upper_body(keypoints2d: np.ndarray, keypoints_coco17: np.ndarray,
     ``SAME_BODY_SHARE`` of the box's height. A neighbour's keypoints are elsewhere (vtest frame
     570: two people one behind the other, and each model posed a different one in the front
     one's box)."""
-    ours = np.asarray(keypoints2d, np.float64)[[MEDIAPIPE_OF_COCO17[j] for j in COCO17_UPPER]]
-    theirs = np.asarray(keypoints_coco17, np.float64)[list(COCO17_UPPER)]
-    both = (ours[:, 2] >= 0.5) & (theirs[:, 2] >= COCO17_SEEN)
-    if both.sum() < SAME_BODY_JOINTS:
-        return False
-    distance = np.median(np.linalg.norm(ours[both, :2] - theirs[both, :2], axis=1))
-    return bool(distance <= SAME_BODY_SHARE * max(float(box[3] - box[1]), 1.0))
+    return same_skeleton(coco_order(keypoints2d), keypoints_coco17, box, COCO17_SEEN,
+                         SAME_BODY_JOINTS, SAME_BODY_SHARE, COCO17_UPPER)
 
 
 # How far the head lies above the hips, over the box's height: 0.3-0.45 for a standing

@@ -49,7 +49,7 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.assemble import assign_faces
 from understudy.perception.pose import MIN_LANDMARK_SPAN, landmark_span
-from understudy.regions import box_iou, inside_share
+from understudy.regions import box_iou, inside_share, moved_points
 from understudy.scene import Face, Person, Scene
 
 
@@ -509,22 +509,14 @@ def _through_edge(track: _Track, anchor: int, t: int, size: tuple[int, int]) -> 
     if box[2] - box[0] < EDGE_PX or box[3] - box[1] < EDGE_PX:
         return None  # gone
     offset = np.array([dx, dy], np.float32) * (t - anchor)
-
-    def moved_points(points):
-        if points is None:
-            return None
-        out = np.array(points, np.float32, copy=True)
-        out[:, :2] += offset
-        return out
-
     item = track.seen[anchor]
     src = np.asarray(item.box, np.float32)
     mask = None if item.mask is None else _move_mask(item.mask, src, src + shift.astype(
         np.float32), size)
     if mask is not None and not mask.any():
         mask = None  # the moved mask left the frame before the box: the box covers
-    return replace(item, box=box, mask=mask, keypoints2d=moved_points(item.keypoints2d),
-                   keypoints_coco17=moved_points(item.keypoints_coco17))
+    return replace(item, box=box, mask=mask, keypoints2d=moved_points(item.keypoints2d, offset),
+                   keypoints_coco17=moved_points(item.keypoints_coco17, offset))
 
 
 def _move_mask(mask: np.ndarray, src: np.ndarray, dst: np.ndarray,

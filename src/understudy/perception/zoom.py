@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.regions import box_iou, inside_share
+from understudy.regions import box_iou, inside_share, moved_points
 from understudy.scene import Person
 
 Window = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
@@ -162,17 +162,10 @@ def _covered(box: np.ndarray, others: list[np.ndarray]) -> float:
 
 def shift(people: list[Person], window: Window) -> list[Person]:
     """People found in a window's crop, in frame coordinates."""
-    dx, dy = window[0], window[1]
-    out = []
-    for p in people:
-        keypoints = p.keypoints_coco17
-        if keypoints is not None:
-            keypoints = keypoints.copy()
-            keypoints[:, 0] += dx
-            keypoints[:, 1] += dy
-        box = np.asarray(p.box, np.float32) + np.array([dx, dy, dx, dy], np.float32)
-        out.append(replace(p, box=box, mask=None, keypoints_coco17=keypoints))
-    return out
+    offset = np.array(window[:2], np.float32)
+    return [replace(p, box=np.asarray(p.box, np.float32) + np.tile(offset, 2), mask=None,
+                    keypoints_coco17=moved_points(p.keypoints_coco17, offset))
+            for p in people]
 
 
 def anchored(seen: list[Person], anchors: Sequence[np.ndarray], share: float) -> list[Person]:
