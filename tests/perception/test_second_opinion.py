@@ -3,9 +3,16 @@ keypoints on the person's crop are asked for as a second opinion (issue 14, item
 
 On vtest frame 300 MediaPipe posed a walker within the top fifth of his box; RefSD refuses
 such landmarks and, with nothing else, masked him black. MoveNet on his crop finds his whole
-height, which RefSD then follows."""
+height, which RefSD then follows.
+
+Which crops MediaPipe gets wrong depends on the CPU: XNNPACK picks other kernels on an
+AVX-512 machine, where it posed this walker whole. So the test gives the assembler
+MediaPipe's real pose of each box with the walker's squashed into his box's top fifth, as it
+came on the machine the failure was seen on; MoveNet and the assembler's rule are real."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -29,10 +36,21 @@ def test_landmarks_short_of_the_box_get_movenet_keypoints_as_well(street_frame):
         asked.append(box.copy())
         return movenet.keypoints_in(image, box)
 
+    mediapipe = MediaPipePose()
+
+    def pose(image, box):
+        est = mediapipe(image, box)
+        if est is not None and np.allclose(box, SQUASHED):
+            top = float(box[1])
+            k = est.keypoints2d.copy()
+            k[:, 1] = top + 0.2 * (k[:, 1] - k[:, 1].min())  # within the top fifth
+            est = dataclasses.replace(est, keypoints2d=k)
+        return est
+
     assembler = PeopleAssembler(
         lambda image: [Person(box=SQUASHED.copy(), score=0.97),
                        Person(box=WALKER.copy(), score=0.97)],
-        MediaPipePose(), None, keypoints=crop_keypoints)
+        pose, None, keypoints=crop_keypoints)
     squashed, walker = assembler(Frame(street_frame(300), "vtest.avi", 300))
 
     assert landmark_span(squashed.keypoints2d, squashed.box) < MIN_LANDMARK_SPAN

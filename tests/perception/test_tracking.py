@@ -429,3 +429,28 @@ def test_landmarks_over_a_sliver_of_the_box_borrow_the_tracks_pose():
     scenes[5].people[0].keypoints_coco17 = np.full((17, 3), 0.5, np.float32)
     out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(scenes))
     assert not out[5].people[0].pose_from_track
+
+
+def test_a_pose_on_its_head_is_not_lent_and_borrows_an_upright_one():
+    """vtest 757-759: MediaPipe turned a woman walking behind a man upside down on a run of
+    frames; lent to her next frames (which had no landmarks of their own), it stood her
+    stand-in on its head there. Such a pose lends nothing, and its own frames borrow the
+    track's upright pose instead (RefSD refuses it; ``posture.upside_down``)."""
+    def scenes():
+        made = [posed_scene(t, t != 3) for t in range(9)]
+        for t in (4, 5):
+            k = made[t].people[0].keypoints2d
+            k[:, 1] = 100.0 - k[:, 1]  # head at the feet
+        return made
+
+    out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(scenes()))
+    for t in (3, 4, 5):
+        person = out[t].people[0]
+        assert person.pose_from_track, t
+        k = person.keypoints2d
+        assert k[0, 1] < k[[23, 24], 1].min(), (t, k[0, 1], k[[23, 24], 1])
+    # With MoveNet's keypoints RefSD has a fallback of its own: the landmarks stay as they are.
+    made = scenes()
+    made[4].people[0].keypoints_coco17 = np.full((17, 3), 0.5, np.float32)
+    out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(made))
+    assert not out[4].people[0].pose_from_track

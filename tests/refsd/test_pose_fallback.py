@@ -228,3 +228,28 @@ def test_a_face_is_the_last_pose_before_failing_closed(body, astronaut, astronau
     assert record.outcome == Outcome.REPLACED, record.reason
     assert record.attributes["pose_source"] == "face"
     assert record.attributes["silhouette_iou"] > 0.4, record.attributes
+
+
+def test_landmarks_on_their_head_are_refused_like_missing_ones(astronaut_person):
+    """vtest 759: MediaPipe turned a woman walking behind a man upside down, and her stand-in
+    stood on its head. Such landmarks give way to the fallbacks: COCO-17 keypoints, then the
+    face, then failing closed with the reason."""
+    from understudy.methods.refsd import pose_entry
+
+    person = astronaut_person
+    size = person.mask.shape
+    flipped = person.keypoints2d.copy()
+    flipped[:, 1] = float(person.box[1] + person.box[3]) - flipped[:, 1]  # head at the feet
+    flipped3d = person.keypoints3d.copy()
+    flipped3d[:, 1] = -flipped3d[:, 1]  # and in 3D, so the camera still fits
+    on_head = dataclasses.replace(person, keypoints2d=flipped, keypoints3d=flipped3d,
+                                  keypoints_coco17=None, faces=[])
+    entry = pose_entry(on_head, person.mask, {}, size)
+    assert entry["source"] == "none" and "upside down" in entry["problem"]
+    with_coco = dataclasses.replace(on_head, keypoints_coco17=coco_of(person))
+    entry = pose_entry(with_coco, person.mask, {}, size)
+    assert entry["source"] == "coco17"
+    assert entry["keypoints2d"][0, 1] < entry["keypoints2d"][[23, 24], 1].min()  # upright
+    # The same landmarks the right way up are followed.
+    assert pose_entry(dataclasses.replace(person, keypoints_coco17=None), person.mask, {},
+                      size)["source"] == "mediapipe"

@@ -478,6 +478,18 @@ def _small_span(person: Person | None) -> str:
         f"MediaPipe's landmarks span {span:.0%} of the person's box height")
 
 
+def _on_its_head(person: Person) -> str:
+    """Why MediaPipe's landmarks cannot stand a stand-in: the head below the hips
+    (``posture.upside_down``), or "" when they can. Fitted, such a pose stood a stand-in on
+    its head over a woman walking behind a man (vtest frame 759)."""
+    from understudy.perception.posture import upside_down
+
+    if person.keypoint_format != "mediapipe33" or not upside_down(person.keypoints2d,
+                                                                   person.box):
+        return ""
+    return "MediaPipe's landmarks are upside down (the head below the hips)"
+
+
 def _own_outline(region: Any) -> np.ndarray | None:
     """The person's silhouette when it can be followed: a mask that holds them. A sliver of
     their box (``regions.unvouched_mask``: a segmenter that found the ball in a catcher's
@@ -525,7 +537,9 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
     MediaPipe's landmarks with the legs folded under the hips, or the head not above them,
     give way to COCO-17 keypoints that stand the person upright on their feet
     (``perception.posture.coco17_to_follow``); without such keypoints they are kept: a stand-in
-    seated in mid-air still hides the person, a mask would hide the scene too."""
+    seated in mid-air still hides the person, a mask would hide the scene too. Landmarks with
+    the head below the hips are refused like missing ones (the fallbacks follow): a stand-in on
+    its head is no one's posture."""
     from understudy.body.fit import check_landmarks
     from understudy.body.lift import upright_under_face
     from understudy.perception.posture import coco17_to_follow
@@ -545,7 +559,9 @@ def pose_entry(person: Person | None, mask: np.ndarray, phenotype: dict[str, flo
             lifted = _lifted(base, coco, person.box, size, focal)
             if isinstance(lifted, dict):
                 return lifted
-        return mediapipe
+        problem = _on_its_head(person)
+        if not problem:
+            return mediapipe
     # No landmarks in a "none" entry: the fit must not follow the ones just refused (a
     # walker's pose found in the bush above him became a stand-in lying on its side).
     none = dict(base, keypoints2d=None, keypoints3d=None, source="none")

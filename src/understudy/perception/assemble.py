@@ -18,7 +18,8 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseEstimate,
                                         centred_in, landmark_span)
-from understudy.perception.posture import coco_order, doubtful_landmarks, same_skeleton
+from understudy.perception.posture import (MIN_UPRIGHT, coco_order, doubtful_landmarks,
+                                           head_above_hips, same_skeleton)
 from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
                                 mask_bbox, union_box)
@@ -28,8 +29,9 @@ from understudy.scene import Face, Frame, Person, is_group_box
 # version (``--cache-dir``) are not reused. 2: MoveNet's keypoints for landmarks spanning too
 # little of a person's box (``_second_opinion``). 3: two skeletons that agree make a weak find
 # sure (``_promote_agreeing``). 4: a box over a group is no one (``_group_boxes``). 5: MoveNet's
-# keypoints for doubtful postures as well (``_second_opinion``).
-RULES_VERSION = 5
+# keypoints for doubtful postures as well (``_second_opinion``). 6: two boxes with one skeleton
+# are posed again with its owner hidden (``_separate_twins``).
+RULES_VERSION = 6
 # Selfie segmentation counts a little less than a person's own pose mask when two people
 # claim a pixel, and less towards the edge of a box (where neighbours stand).
 SELFIE_WEIGHT = 0.9
@@ -59,6 +61,12 @@ POSE_BODY_SCORE = 0.5
 # A residual blob's pose counts only if the pose's own mask covers this share of the blob:
 # MediaPipe posed a lamp post and a road sign on the street video (its mask there was thin).
 RESIDUAL_POSE_SHARE = 0.4
+# Two boxes with one skeleton (``_separate_twins``): the owner's pose mask, grown by this share
+# of their height, is hidden before the other box is posed again; the pose found then must
+# span this share of the other box (a body, not the feet or a smear left by the hiding: 0.07-
+# 0.28 on vtest frames where the second box was one person's twin; 0.30-0.76 for a second
+# person) and have this share of its mask on pixels that were not hidden (0.15-0.68; 0.55-0.94).
+TWIN_HIDE_GROWTH, TWIN_MIN_SPAN, TWIN_MIN_UNHIDDEN = 0.03, 0.25, 0.5
 # A weak detection is a residual blob's witness when their boxes overlap this much.
 RESIDUAL_WITNESS_IOU = 0.3
 # Without pose (a method that reads none): each person's crop, their box grown by this share
@@ -159,6 +167,7 @@ class PeopleAssembler:
         cands = [_Candidate(p) for p in self.detector(image)]
         self._add_poses(image, [c for c in cands
                                 if self.options.pose_people or self._weak_alone(c)])
+        self._separate_twins(image, cands)
         self._promote_agreeing(cands)
         groups = {id(c) for c in self._group_boxes(cands)}
         cands = [c for c in cands if id(c) not in groups]
@@ -287,6 +296,53 @@ class PeopleAssembler:
         if person.keypoints2d is None:
             person.keypoints2d, person.keypoints3d = est.keypoints2d, est.keypoints3d
             person.keypoint_format = "mediapipe33"
+
+    def _separate_twins(self, image: np.ndarray, cands: list[_Candidate]) -> None:
+        """Two boxes whose crops gave one skeleton: the person it fits keeps it, and the other
+        box is posed again with that person hidden, so someone standing behind gets a pose of
+        their own.
+
+        MediaPipe poses the most prominent body in a crop. Where two people overlap, both
+        boxes' crops can give the one in front: a woman half behind a walker (vtest frame
+        570), a man behind another at the road sign (frame 170). Each box then got a stand-in
+        of the front person, one over the other, and nothing followed the person behind. The
+        new pose counts only where it is another body: centred in the box, spanning it, its
+        head and torso on pixels that were not hidden, and no sure person's skeleton (a weak
+        find of the person behind, folded into this box later, does not count: at frame 760
+        the woman's own box was too weak to be kept). Else (mostly one person boxed twice,
+        where nothing is left once they are hidden) the box keeps the shared skeleton."""
+        if self.pose is None:
+            return
+        posed = [c for c in cands if c.pose is not None]
+        for i, first in enumerate(posed):
+            for second in posed[i + 1:]:
+                if not _one_skeleton(first, second):
+                    continue
+                owner, other = _owner_first(first, second)
+                hidden, hide = self._hide(image, owner)
+                est = self.pose(hidden, other.person.box)
+                if est is None or not _another_body(est, other.person.box, hide):
+                    continue
+                if any(_agree(coco_order(est.keypoints2d), coco_order(c.pose.keypoints2d),
+                              c.person.box, 0.5)
+                       for c in posed if c is not other and c.person.score >= SEED_POSE_SCORE):
+                    continue  # a sure third person's twin: posing it again adds nobody
+                other.pose = est
+                other.person.keypoints2d, other.person.keypoints3d = (est.keypoints2d,
+                                                                      est.keypoints3d)
+
+    def _hide(self, image: np.ndarray, cand: _Candidate) -> tuple[np.ndarray, np.ndarray]:
+        """``image`` with ``cand``'s pose mask (grown) filled from around it, and that mask."""
+        import cv2
+
+        x0, y0, x1, y1 = cand.pose.crop
+        hide = np.zeros(image.shape[:2], bool)
+        hide[y0:y1, x0:x1] = cand.pose.mask > self.options.mask_threshold
+        height = float(cand.person.box[3] - cand.person.box[1])
+        hide = dilate(hide, max(int(round(TWIN_HIDE_GROWTH * height)), 1))
+        hidden = cv2.inpaint(np.ascontiguousarray(image), hide.astype(np.uint8), 3,
+                             cv2.INPAINT_TELEA)
+        return hidden, hide
 
     def _promote_agreeing(self, cands: list[_Candidate]) -> None:
         """A weak find whose two skeletons agree is sure: MoveNet's keypoints of this person
@@ -556,6 +612,43 @@ def _twin(seed: _Candidate, cands: list[_Candidate], iou: float) -> _Candidate |
                                                  c.person.box, AGREE_KEYPOINT_SCORE):
             return c
     return None
+
+
+def _one_skeleton(a: _Candidate, b: _Candidate) -> bool:
+    """Whether two posed candidates carry the same skeleton (judged on the taller box)."""
+    box = max(a.person.box, b.person.box, key=lambda bx: float(bx[3] - bx[1]))
+    return _agree(coco_order(a.pose.keypoints2d), coco_order(b.pose.keypoints2d), box, 0.5)
+
+
+def _owner_first(a: _Candidate, b: _Candidate) -> tuple[_Candidate, _Candidate]:
+    """The two, the one whose box the shared skeleton's extent fits better first."""
+    seen = a.pose.keypoints2d[a.pose.keypoints2d[:, 2] > 0.5, :2]
+    if len(seen) == 0:
+        return a, b
+    extent = np.concatenate([seen.min(axis=0), seen.max(axis=0)])
+    return (a, b) if box_iou(extent, a.person.box) >= box_iou(extent, b.person.box) else (b, a)
+
+
+def _another_body(est: PoseEstimate, box: np.ndarray, hidden: np.ndarray) -> bool:
+    """Whether a pose found with someone ``hidden`` is a body in ``box`` of its own: torso
+    seen, centred in the box, spanning it, head above hips, head and torso off the hidden
+    pixels, and most of its mask on pixels that were not hidden. (At vtest frame 570 a weak
+    third box over a walker and the woman behind him was posed upside down between them.)"""
+    if (est.score < POSE_BODY_SCORE or not centred_in(est.keypoints2d, box)
+            or landmark_span(est.keypoints2d, box) < TWIN_MIN_SPAN
+            or head_above_hips(est.keypoints2d, box) < MIN_UPRIGHT):
+        return False
+    core = est.keypoints2d[list(HEAD_LANDMARKS) + [11, 12, 23, 24]]
+    points = np.round(core[core[:, 2] > 0.5, :2]).astype(int)
+    h, w = hidden.shape
+    points = points[(points[:, 0] >= 0) & (points[:, 0] < w)
+                    & (points[:, 1] >= 0) & (points[:, 1] < h)]
+    if hidden[points[:, 1], points[:, 0]].any():
+        return False
+    x0, y0, x1, y1 = est.crop
+    body = est.mask > 0.5
+    unhidden = (body & ~hidden[y0:y1, x0:x1]).sum()
+    return bool(unhidden >= TWIN_MIN_UNHIDDEN * max(int(body.sum()), 1))
 
 
 def _keypoint_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -107,6 +107,14 @@ def head_above_hips(keypoints2d: np.ndarray, box: np.ndarray) -> float:
     return float(k[[23, 24], 1].mean() - k[0, 1]) / max(float(box[3] - box[1]), 1.0)
 
 
+def upside_down(keypoints2d: np.ndarray, box: np.ndarray) -> bool:
+    """Whether MediaPipe's nose lies below the middle of its hips: a body on its head. On
+    street video that is MediaPipe gone wrong (a woman walking behind a man at vtest frame 759,
+    nose 0.8 of her box below her hips; a walker at frame 757 with his hips 2.5 boxes above his
+    head), not a handstand."""
+    return head_above_hips(keypoints2d, box) < 0.0
+
+
 def coco17_head_above_hips(keypoints_coco17: np.ndarray, box: np.ndarray) -> float | None:
     """The same for COCO-17 keypoints (seen head joints and hips), or None when unseen."""
     k = np.asarray(keypoints_coco17, np.float64)

@@ -49,6 +49,7 @@ import numpy as np
 from understudy.errors import UsageError
 from understudy.perception.assemble import assign_faces
 from understudy.perception.pose import MIN_LANDMARK_SPAN, landmark_span
+from understudy.perception.posture import upside_down
 from understudy.regions import box_iou, inside_share, moved_points
 from understudy.scene import Face, Person, Scene
 
@@ -123,7 +124,8 @@ class _Track:
             self.second.add(n)
         if not getattr(item, "uncertain", False) and not item.interpolated:
             self.best = item.score if self.best is None else max(self.best, item.score)
-        if isinstance(item, Person) and _orientable(item) and _spans_body(item):
+        if isinstance(item, Person) and _orientable(item) and _spans_body(item) \
+                and _upright(item):
             k3 = None if item.keypoints3d is None else np.array(item.keypoints3d, copy=True)
             self.poses[n] = (np.array(item.keypoints2d, copy=True), k3,
                              np.array(item.box, np.float32, copy=True))
@@ -388,15 +390,24 @@ def _needs_pose(person: Person) -> bool:
     box (a part or someone else, which RefSD refuses) and no MoveNet keypoints for RefSD to
     fall back on (a 45 px walker at vtest 150 was masked for that). With those keypoints the
     fallback is kept: a pose borrowed from a track's neighbouring frames turned a man in a
-    group (vtest 60) into a stand-in lying on its side where MoveNet's had him upright."""
+    group (vtest 60) into a stand-in lying on its side where MoveNet's had him upright. So for
+    landmarks upside down (RefSD refuses them too)."""
     if not _orientable(person):
         return True
-    return not _spans_body(person) and person.keypoints_coco17 is None
+    return (not _spans_body(person) or not _upright(person)) and person.keypoints_coco17 is None
 
 
 def _spans_body(person: Person) -> bool:
     """Whether the person's landmarks span ``MIN_LANDMARK_SPAN`` of their box (RefSD's test)."""
     return landmark_span(person.keypoints2d, person.box) >= MIN_LANDMARK_SPAN
+
+
+def _upright(person: Person) -> bool:
+    """Whether the person's landmarks have the head above the hips (``posture.upside_down``),
+    so the track may lend them. MediaPipe turned a woman walking behind a man upside down at
+    vtest frame 759; lent to her next frames, it stood her stand-in on its head for five
+    frames."""
+    return not upside_down(person.keypoints2d, person.box)
 
 
 def _orientable(person: Person) -> bool:
