@@ -19,7 +19,7 @@ from understudy.errors import UsageError
 from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseEstimate,
                                         centred_in, landmark_span)
 from understudy.perception.posture import (MIN_UPRIGHT, coco_order, doubtful_landmarks,
-                                           head_above_hips, same_skeleton)
+                                           head_above_hips, same_skeleton, upside_down)
 from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
                                 mask_bbox, union_box)
@@ -30,7 +30,8 @@ from understudy.scene import Face, Frame, Person, is_group_box
 # little of a person's box (``_second_opinion``). 3: two skeletons that agree make a weak find
 # sure (``_promote_agreeing``). 4: a box over a group is no one (``_group_boxes``). 5: MoveNet's
 # keypoints for doubtful postures as well (``_second_opinion``). 6: two boxes with one skeleton
-# are posed again with its owner hidden (``_separate_twins``).
+# are posed again with its owner hidden (``_separate_twins``); a face seed's pose upside down is
+# no body.
 RULES_VERSION = 6
 # Selfie segmentation counts a little less than a person's own pose mask when two people
 # claim a pixel, and less towards the edge of a box (where neighbours stand).
@@ -444,8 +445,12 @@ class PeopleAssembler:
         person = Person(box=head, score=float(face.score), faces=[face], source="face")
         cand = _Candidate(person, seeded=True)
         if self.pose is not None:
-            # Keep the pose only if its head is this face: the crop may hold someone else.
-            if est is not None and _head_cost(est.keypoints2d, face) <= MAX_HEAD_DISTANCE:
+            # Keep the pose only if its head is this face (the crop may hold someone else)
+            # and above its hips: MediaPipe posed a black bag lying by a tripod, upside down or
+            # lying, under a weak "face" on it (vtest 5, 25, 160, 655, 720), and the bag
+            # became a sure person, a phantom stand-in beside the road sign.
+            if (est is not None and _head_cost(est.keypoints2d, face) <= MAX_HEAD_DISTANCE
+                    and not upside_down(est.keypoints2d, crop)):
                 cand.pose = est
                 person.keypoints2d, person.keypoints3d = est.keypoints2d, est.keypoints3d
                 # Two witnesses agree: a face, and a body whose head is that face. The face
