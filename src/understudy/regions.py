@@ -56,6 +56,16 @@ def moved_points(points: np.ndarray | None, offset: np.ndarray) -> np.ndarray | 
     return out
 
 
+def points_box(points: np.ndarray, seen: float = 0.5) -> np.ndarray | None:
+    """The ``x0, y0, x1, y1`` box of the ``(N, 3)`` points (x, y, score) whose score reaches
+    ``seen``, or None when none does."""
+    points = np.asarray(points)
+    xy = points[points[:, 2] >= seen, :2]
+    if len(xy) == 0:
+        return None
+    return np.concatenate([xy.min(axis=0), xy.max(axis=0)]).astype(np.float32)
+
+
 def box_area(box) -> float:
     """The area of an ``x0, y0, x1, y1`` box (0 for an empty one)."""
     return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)

@@ -16,13 +16,13 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.perception.pose import (HEAD_LANDMARKS, MIN_LANDMARK_SPAN, PoseEstimate,
-                                        centred_in, landmark_span)
+from understudy.perception.pose import (CORE_LANDMARKS, HEAD_LANDMARKS, MIN_LANDMARK_SPAN,
+                                        PoseEstimate, centred_in, landmark_span)
 from understudy.perception.posture import (MIN_UPRIGHT, coco_order, doubtful_landmarks,
                                            head_above_hips, same_skeleton, upside_down)
 from understudy.perception.residual import ResidualOptions, find_leftovers
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
-                                mask_bbox, union_box)
+                                mask_bbox, points_box, union_box)
 from understudy.scene import Face, Frame, Person, is_group_box
 
 # Bump when the assembler's rules change what it finds, so perceptions cached by an older
@@ -367,12 +367,10 @@ class PeopleAssembler:
             kp = c.person.keypoints_coco17
             if c.pose is not None or kp is None or c.person.score >= SEED_POSE_SCORE:
                 continue
-            seen = kp[kp[:, 2] >= AGREE_KEYPOINT_SCORE, :2]
-            if len(seen) < AGREE_MIN_JOINTS:
+            if (kp[:, 2] >= AGREE_KEYPOINT_SCORE).sum() < AGREE_MIN_JOINTS:
                 continue
             todo.append(c)
-            extents.append(clip_box(np.concatenate([seen.min(axis=0), seen.max(axis=0)])
-                                    .astype(np.float32), size))
+            extents.append(clip_box(points_box(kp, AGREE_KEYPOINT_SCORE), size))
         for c, extent, est in zip(todo, extents, self._poses(image, extents)):
             person = c.person
             if (est is None or est.score < POSE_BODY_SCORE
@@ -511,10 +509,8 @@ class PeopleAssembler:
                 # them, then replaced: a stand-in blinking in from a black figure.
                 if est.score >= SEED_POSE_SCORE:
                     person.score = max(person.score, est.score)
-                vis = est.keypoints2d[est.keypoints2d[:, 2] > 0.5, :2]
-                if len(vis):
-                    kb = np.array([vis[:, 0].min(), vis[:, 1].min(), vis[:, 0].max(),
-                                   vis[:, 1].max()], np.float32)
+                kb = points_box(est.keypoints2d)
+                if kb is not None:
                     person.box = clip_box(union_box(head, kb), size)
         if cand.pose is None and self.keypoints is not None:
             kp = self.keypoints(image, crop)
@@ -679,10 +675,9 @@ def _one_skeleton(a: _Candidate, b: _Candidate) -> bool:
 
 def _owner_first(a: _Candidate, b: _Candidate) -> tuple[_Candidate, _Candidate]:
     """The two, the one whose box the shared skeleton's extent fits better first."""
-    seen = a.pose.keypoints2d[a.pose.keypoints2d[:, 2] > 0.5, :2]
-    if len(seen) == 0:
+    extent = points_box(a.pose.keypoints2d)
+    if extent is None:
         return a, b
-    extent = np.concatenate([seen.min(axis=0), seen.max(axis=0)])
     return (a, b) if box_iou(extent, a.person.box) >= box_iou(extent, b.person.box) else (b, a)
 
 
@@ -695,7 +690,7 @@ def _another_body(est: PoseEstimate, box: np.ndarray, hidden: np.ndarray) -> boo
             or landmark_span(est.keypoints2d, box) < TWIN_MIN_SPAN
             or head_above_hips(est.keypoints2d, box) < MIN_UPRIGHT):
         return False
-    core = est.keypoints2d[list(HEAD_LANDMARKS) + [11, 12, 23, 24]]
+    core = est.keypoints2d[list(CORE_LANDMARKS)]
     points = np.round(core[core[:, 2] > 0.5, :2]).astype(int)
     h, w = hidden.shape
     points = points[(points[:, 0] >= 0) & (points[:, 0] < w)
@@ -709,13 +704,7 @@ def _another_body(est: PoseEstimate, box: np.ndarray, hidden: np.ndarray) -> boo
 
 
 def _keypoint_iou(a: np.ndarray, b: np.ndarray) -> float:
-    def box(k):
-        v = k[k[:, 2] > 0.5, :2]
-        if len(v) == 0:
-            return None
-        return np.array([v[:, 0].min(), v[:, 1].min(), v[:, 0].max(), v[:, 1].max()])
-
-    ba, bb = box(a), box(b)
+    ba, bb = points_box(a), points_box(b)
     if ba is None or bb is None:
         return 0.0
     return box_iou(ba, bb)

@@ -23,6 +23,8 @@ MIRRORED = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 1
                      22, 21, 24, 23, 26, 25, 28, 27, 30, 29, 32, 31])
 # MediaPipe landmark indices of the head (nose, eyes, ears, mouth): where a face should sit.
 HEAD_LANDMARKS = tuple(range(11))
+# ... and of the head and torso (shoulders, hips): where a body is.
+CORE_LANDMARKS = HEAD_LANDMARKS + (11, 12, 23, 24)
 
 
 @dataclass
@@ -90,7 +92,7 @@ def landmark_span(keypoints2d: np.ndarray, box: np.ndarray) -> float:
 
 def centred_in(keypoints2d: np.ndarray, box: np.ndarray) -> bool:
     """Whether the median of the visible head and torso landmarks lies inside ``box``."""
-    core = keypoints2d[list(HEAD_LANDMARKS) + [11, 12, 23, 24]]
+    core = keypoints2d[list(CORE_LANDMARKS)]
     vis = core[core[:, 2] > 0.5, :2]
     if len(vis) == 0:
         return False
