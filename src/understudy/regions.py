@@ -77,6 +77,22 @@ def int_box(box: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]
     return int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1))
 
 
+def square_tiles(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """``x0, y0, x1, y1`` squares of side ``min(H, W)`` along the longer side of an image of
+    ``size`` (height, width), overlapping by at least a third of a side, so nobody is only
+    ever cut in half: what a model with a square input sees of an elongated image without
+    squeezing it. One square for a (nearly) square image."""
+    h, w = size
+    side = min(h, w)
+    if max(h, w) <= side * 1.1:
+        return [(0, 0, w, h)]
+    count = int(np.ceil((max(h, w) - side) / (side * 2 / 3))) + 1
+    starts = np.linspace(0, max(h, w) - side, count).round().astype(int)
+    if w >= h:
+        return [(int(s), 0, int(s) + side, h) for s in starts]
+    return [(0, int(s), w, int(s) + side) for s in starts]
+
+
 def head_box(face_box: np.ndarray, scale: tuple[float, float] = HEAD_SCALE) -> np.ndarray:
     """Grow a face box to the head it belongs to (unclipped)."""
     x0, y0, x1, y1 = [float(v) for v in face_box]

@@ -12,8 +12,10 @@ import pytest
 from understudy.errors import UsageError
 from understudy.evaluation.bodyreid import BodyEntry, body_reid
 from understudy.evaluation.colour import ClothingColour, colour_histogram
-from understudy.evaluation.coverage import core_ellipse, person_outcomes, summarize, visible_shares
+from understudy.evaluation.coverage import (believe_pixels, core_ellipse, person_outcomes,
+                                           summarize, visible_shares)
 from understudy.evaluation.labels import read_labels
+from understudy.scene import EMPTY_REGION
 
 
 def _shirt(rgb: tuple[int, int, int], seed: int) -> np.ndarray:
@@ -100,6 +102,34 @@ def test_a_handled_row_finds_a_person_before_a_skipped_duplicate_row():
     # With no handled row near them, the skipped one still says what happened.
     row, = person_outcomes(person, regions[:1], 1.0, (576, 768))
     assert not row["found"] and row["outcome"] == "skipped"
+
+
+def test_a_person_folded_into_a_handled_region_is_found_but_counted_apart():
+    # obama3, mask-out: the neighbour cut by the right edge was found without a mask, and
+    # their box joined the president's region, which was filled over them.
+    person = [[1283, 1120, 1434, 2010]]
+    folded = {"kind": "person", "box": [1134, 1050, 1432, 2082], "outcome": "skipped",
+              "reason": EMPTY_REGION}
+    host = {"kind": "person", "box": [134, 120, 1432, 2333], "outcome": "replaced"}
+    row, = person_outcomes(person, [host, folded], 1.0, (2333, 1434))
+    assert row["outcome"] == "folded" and row["found"] and row["covered"]
+    s = summarize([dict(row, visible=0.0)], has_audit=True)
+    assert (s["found"], s["replaced"], s["masked"], s["folded"]) == (1, 0, 0, 1)
+    assert s["replaced_of_found"] == 0.0  # nobody got a stand-in of their own
+    # A host that does not reach over them, or another reason to skip: not found.
+    row, = person_outcomes(person, [folded], 1.0, (2333, 1434))
+    assert row["outcome"] == "skipped" and not row["found"]
+    row, = person_outcomes(person, [host, dict(folded, reason="unsupported")], 1.0,
+                           (2333, 1434))
+    assert row["outcome"] == "skipped" and not row["found"]
+    # The pixels decide last: a folded person left visible was not found after all.
+    row, = person_outcomes(person, [host, folded], 1.0, (2333, 1434))
+    believe_pixels(row, 0.9)
+    assert not row["found"] and not row["covered"]
+    replaced, = person_outcomes(person, [dict(host, box=[1200, 1100, 1434, 2050])], 1.0,
+                                (2333, 1434))
+    believe_pixels(replaced, 0.9)
+    assert replaced["found"] and not replaced["covered"]  # the audit's own row stays found
 
 
 def test_visible_share_sees_untouched_pixels_but_not_a_fill_over_crushed_black():

@@ -20,7 +20,7 @@ def _fixed(*people: Person):
                                  keypoints_coco17=p.keypoints_coco17) for p in people]
 
 
-IMAGE = np.zeros((200, 300, 3), np.uint8)
+IMAGE = np.zeros((200, 260, 3), np.uint8)  # under FusionOptions.tile_aspect: looked at once
 
 
 def test_calibration_maps_each_detectors_sure_score_to_one_half():

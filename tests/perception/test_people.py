@@ -7,7 +7,7 @@ import pytest
 
 import photos
 from understudy.perception.people import SSDLiteOptions, SSDLitePeople, ssd_anchors, text_graph_for
-from understudy.regions import dilate
+from understudy.regions import dilate, inside_share
 from understudy.scene import Frame
 
 
@@ -69,10 +69,17 @@ def test_people_masks_faces_keypoints(perceiver, group):
              if group == "single" else photos.group_photos())
     for name, image, count in cases:
         scene = perceiver.perceive(Frame(image, name))
-        people = [p for p in scene.people if not p.uncertain]
+        sure = [p for p in scene.people if not p.uncertain]
+        people = [p for p in sure if p.faces]
         assert len(people) == count, f"{name}: {len(people)} people, expected {count}"
         for person in people:
             _check_person(person, image, name)
+        # Anybody else is a neighbour cut by the edge, beside the people, not a second find.
+        others = [p for p in sure if not p.faces]
+        assert len(others) == photos.EDGE_NEIGHBOURS.get(name, 0), name
+        for other in others:
+            assert other.box[0] <= 2 or other.box[2] >= image.shape[1] - 2, name
+            assert all(inside_share(other.box, p.box) < 0.5 for p in people), name
         # Each mask pixel belongs to one person only.
         owners = np.sum([p.mask for p in scene.people if p.mask is not None], axis=0)
         assert owners.max() <= 1, name

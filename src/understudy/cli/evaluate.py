@@ -80,7 +80,8 @@ def summary(report: dict) -> str:
         p = m.get("people", {})
         if p.get("recall") is not None:
             parts.append(f"people found {p['found']}/{p['people']} covered {p['covered']:.0f}% "
-                         f"replaced {p['replaced']} masked {p['masked']}")
+                         f"replaced {p['replaced']} masked {p['masked']}"
+                         + (f" folded {p['folded']}" if p.get("folded") else ""))
         if p.get("visible_mean") is not None:
             parts.append(f"person pixels left {p['visible_mean']:.1f}%")
         for kind, b in m.get("body", {}).items():

@@ -229,9 +229,7 @@ class Collector:
             for r, o in zip(rows, outcomes):
                 r.update(o)
         for r, share in zip(rows, res.get("visible") or []):
-            r["visible"] = share
-            if "covered" in r and share > coverage.LEFT_VISIBLE:
-                r["covered"] = False  # the audit claims it, the pixels say otherwise
+            coverage.believe_pixels(r, share)
         st.people_rows.extend(rows)
         record["people"] = rows
 

@@ -4,8 +4,13 @@ For each original person (labelled with ``--labels``, else found by the evaluati
 detector) and each anonymized set with an audit:
 
 * **found**: an audit person region matches the person one-to-one (box IoU >= 0.3) and was
-  replaced or masked (handled regions are matched first); its outcome and how perception
-  found it (``source``) are kept;
+  replaced or masked (handled regions are matched first), or was **folded**: skipped because
+  its pixels lay inside a handled person's region (``scene.EMPTY_REGION``: a maskless second
+  find joins its host, a weak box keeps only pixels outside sure people), with at least half
+  of the person's box under handled regions and their pixels changed. The anonymizer found
+  them and their pixels changed with the host's, but nobody got a stand-in of their own, so
+  folded people are counted apart from replaced and masked ones. The outcome and how
+  perception found them (``source``) are kept;
 * **covered**: found, or at least half of the person's box lies under handled person regions
   (one region may take two people who overlap), and no more than half of the person's
   pixels left visible (an audit that says "masked" over unchanged pixels is not believed);
@@ -29,11 +34,13 @@ import numpy as np
 
 from understudy.errors import MissingDependency
 from understudy.regions import box_iou
+from understudy.scene import EMPTY_REGION
 
 FOUND_IOU = 0.3
 COVERED_SHARE = 0.5
 LEFT_VISIBLE = 0.5  # a person with more than half of their pixels unchanged was left visible
 HANDLED = ("replaced", "masked")
+FOLDED = "folded"
 MIN_MASK_SHARE = 0.10
 CROP_MARGIN = 0.25  # the segmenter sees the box widened by a quarter on every side
 DETAIL_STD = 2.0  # grey levels: below this a 5x5 patch is flat (fill, crushed black, sky)
@@ -168,10 +175,24 @@ def person_outcomes(people: list, regions: list[dict[str, Any]], scale: float,
                 row["reason"] = r["reason"]
         else:
             row["outcome"] = "missed"
-        row["found"] = row["outcome"] in HANDLED
+        if (row["outcome"] == "skipped" and row.get("reason") == EMPTY_REGION
+                and under >= COVERED_SHARE):
+            row["outcome"] = FOLDED
+        row["found"] = row["outcome"] in HANDLED + (FOLDED,)
         row["covered"] = row["found"] or under >= COVERED_SHARE
         out.append(row)
     return out
+
+
+def believe_pixels(row: dict[str, Any], visible: float) -> None:
+    """Record the share of the person left ``visible``; over ``LEFT_VISIBLE`` the audit's
+    claim is not believed: they are not covered, and a folded person was not found either
+    (their host's region did not change them)."""
+    row["visible"] = visible
+    if "covered" in row and visible > LEFT_VISIBLE:
+        row["covered"] = False
+        if row.get("outcome") == FOLDED:
+            row["found"] = False
 
 
 def summarize(rows: list[dict[str, Any]], has_audit: bool) -> dict[str, Any]:
@@ -192,7 +213,9 @@ def summarize(rows: list[dict[str, Any]], has_audit: bool) -> dict[str, Any]:
     replaced = [r for r in found if r["outcome"] == "replaced"]
     out.update({"found": len(found), "recall": 100.0 * len(found) / n,
                 "covered": 100.0 * sum(r["covered"] for r in rows) / n,
-                "replaced": len(replaced), "masked": len(found) - len(replaced),
+                "replaced": len(replaced),
+                "masked": sum(r["outcome"] == "masked" for r in found),
+                "folded": sum(r["outcome"] == FOLDED for r in found),
                 "missed": sum(not r["covered"] for r in rows),
                 "replaced_of_found": 100.0 * len(replaced) / len(found) if found else None})
     sources: dict[str, int] = {}

@@ -264,7 +264,8 @@ def render_html(report: dict[str, Any]) -> str:
         ("People: found, covered, left visible", "people", None, [
             ("people", "people", 0), ("found", "found", 0), ("recall %", "recall", 1),
             ("covered %", "covered", 1), ("replaced", "replaced", 0), ("masked", "masked", 0),
-            ("missed", "missed", 0), ("replaced of found %", "replaced_of_found", 1),
+            ("folded", "folded", 0), ("missed", "missed", 0),
+            ("replaced of found %", "replaced_of_found", 1),
             ("pixels left %", "visible_mean", 1), ("left visible", "left_visible", 0),
             ("fit IoU (median)", "fit_iou_median", 2),
             ("keypoint error % height (median)", "fit_error_share_median", 1)]),

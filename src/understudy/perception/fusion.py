@@ -16,8 +16,11 @@ Two rules keep it honest:
   detectors that agree on a weak find make it sure, and one detector's lone weak find stays
   uncertain (masked out, fail closed).
 
-With ``zoom``, small people get a second, closer look (``understudy.perception.zoom``): the
-detectors run again on windows around them, and the union is taken of what they saw there.
+A frame far from square (``FusionOptions.tile_aspect``) is looked at in square tiles too,
+which the detectors see without squeezing: the people found there that the whole frame did
+not hold are added. With ``zoom``, small people get a second, closer look
+(``understudy.perception.zoom``): the detectors run again on windows around them, and the
+union is taken of what they saw there.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.perception.zoom import (ZoomOptions, anchored, merge_window, plan_windows,
-                                        shift)
-from understudy.regions import box_area, box_iou
+from understudy.perception.zoom import (Window, ZoomOptions, anchored, merge_window,
+                                        plan_windows, shift, unseen_people)
+from understudy.regions import box_area, box_iou, square_tiles
 from understudy.scene import Person
 
 
@@ -42,6 +45,7 @@ class DetectorSpec:
     name: str
     detector: Callable[[np.ndarray], list[Person]]
     sure: float = 0.5
+    on_tiles: bool = True  # also run on an elongated frame's square tiles
 
     def __post_init__(self) -> None:
         if not 0 < self.sure < 1:
@@ -58,10 +62,19 @@ class FusionOptions:
     # Keypoint fallback: a MoveNet person whose box did not match still belongs to a fused
     # person when this share of its visible keypoints lies inside that person's box.
     keypoints_inside: float = 0.8
+    # A frame at least this much longer than wide (or wider than high) is looked at in
+    # square tiles too (``regions.square_tiles``): squeezed whole into a detector's square
+    # input, the neighbour cut by the edge of a 1434x2333 portrait (151 px wide) became a
+    # 31x114 px sliver that no detector found; on the lower square tile the COCO SSD found
+    # them (0.62). 0 turns the tiles off. 4:3 frames (1.33) are not tiled.
+    tile_aspect: float = 1.5
 
     def __post_init__(self) -> None:
         if not 0 < self.match_iou <= 1:
             raise UsageError(f"fusion match_iou must be in (0, 1], got {self.match_iou}")
+        if self.tile_aspect and self.tile_aspect < 1.1:
+            raise UsageError(f"fusion tile_aspect must be 0 (off) or >= 1.1, "
+                             f"got {self.tile_aspect}")
 
 
 def calibrate(score: float, sure: float) -> float:
@@ -101,7 +114,9 @@ class FusedPeople:
         self.options = options or FusionOptions()
         self.zoom = zoom
         self.last_counts: dict[str, int] = {}
-        self.last_windows: list[tuple[int, int, int, int]] = []
+        self.last_windows: list[Window] = []
+        self.last_tiles: list[Window] = []
+        self._tiled = True  # off inside first_pass_only
         self._side_by_side = None
         if parallel and len(self.specs) > 1:
             from understudy.perception.side_by_side import SideBySide
@@ -112,44 +127,77 @@ class FusedPeople:
     def model_id(self) -> str:
         """What the people found depend on: each detector, the fusion and the zoom."""
         parts = [f"{s.name}={getattr(s.detector, 'model_id', type(s.detector).__name__)}"
-                 f"@{s.sure}" for s in self.specs]
+                 f"@{s.sure}{'' if s.on_tiles else '-tiles'}" for s in self.specs]
         return "fused(" + ",".join(parts) + f")@{self.options}@{self.zoom}"
 
     def __call__(self, image: np.ndarray) -> list[Person]:
         each = self._detect(image)
         for spec, people in zip(self.specs, each):
             self.last_counts[spec.name] = len(people)
+        size = image.shape[:2]
+        self.last_tiles = self._tiles(size)
+        for tile in self.last_tiles:
+            each = self._look_at_tile(image, each, tile)
         fused = self._fuse(each)
         self.last_windows = []
         if self.zoom is None:
             return fused
-        size = image.shape[:2]
         anchors = [p.box for p in fused if p.score >= self.zoom.min_score]
         self.last_windows = plan_windows(anchors, size, self.zoom)
         for window in self.last_windows:
-            x0, y0, x1, y1 = window
-            seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
-            each = [merge_window(mine, anchored(shift(new, window), anchors,
-                                                self.zoom.anchor_share),
-                                 window, size, self.zoom)
-                    for mine, new in zip(each, seen)]
+            each = self._look_closer(image, each, window, anchors)
         return self._fuse(each) if self.last_windows else fused
+
+    def _tiles(self, size: tuple[int, int]) -> list[Window]:
+        """The square tiles an elongated frame is looked at in, besides the whole frame."""
+        h, w = size
+        aspect = self.options.tile_aspect
+        if not self._tiled or not aspect or max(h, w) < aspect * min(h, w):
+            return []
+        return square_tiles(size)
+
+    def _look_at_tile(self, image: np.ndarray, each: list[list[Person]], tile: Window
+                      ) -> list[list[Person]]:
+        """Each detector's people with those it found on ``tile`` that nobody found yet
+        (``zoom.unseen_people``)."""
+        x0, y0, x1, y1 = tile
+        seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]), tile=True)
+        known = [p.box for people in each for p in people]
+        return [mine + unseen_people(shift(new, tile), known, tile, image.shape[:2])
+                for mine, new in zip(each, seen)]
+
+    def _look_closer(self, image: np.ndarray, each: list[list[Person]], window: Window,
+                     anchors: Sequence[np.ndarray]) -> list[list[Person]]:
+        """Each detector's people after it looked closer at ``window`` (``zoom.merge_window``;
+        only its window boxes on ``anchors`` count)."""
+        assert self.zoom is not None
+        x0, y0, x1, y1 = window
+        seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        return [merge_window(mine, anchored(shift(new, window), anchors, self.zoom.anchor_share),
+                             window, image.shape[:2], self.zoom)
+                for mine, new in zip(each, seen)]
 
     @contextmanager
     def first_pass_only(self) -> Iterator[None]:
-        """No closer look while inside: video frames, whose people the tracker carries."""
-        zoom, self.zoom = self.zoom, None
+        """The whole frame only while inside, no tiles and no closer look: video frames,
+        whose people the tracker carries (docs/perception.md)."""
+        zoom, tiled = self.zoom, self._tiled
+        self.zoom, self._tiled = None, False
         try:
             yield
         finally:
-            self.zoom = zoom
+            self.zoom, self._tiled = zoom, tiled
 
-    def _detect(self, image: np.ndarray) -> list[list[Person]]:
-        """Each detector's people on ``image``."""
-        detectors = [spec.detector for spec in self.specs]
+    def _detect(self, image: np.ndarray, tile: bool = False) -> list[list[Person]]:
+        """Each detector's people on ``image``; on a ``tile``, nobody for a detector that
+        does not run on tiles (``DetectorSpec.on_tiles``)."""
+        running = [spec.on_tiles or not tile for spec in self.specs]
+        detectors = [spec.detector for spec, run in zip(self.specs, running) if run]
         if self._side_by_side is not None:
-            return self._side_by_side(detectors, image)
-        return [detector(image) for detector in detectors]
+            found = iter(self._side_by_side(detectors, image))
+        else:
+            found = iter([detector(image) for detector in detectors])
+        return [next(found) if run else [] for run in running]
 
     def _fuse(self, each: list[list[Person]]) -> list[Person]:
         """One person per cluster of boxes that the detectors agree on."""

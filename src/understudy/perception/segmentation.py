@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from understudy.errors import MissingDependency, UsageError
+from understudy.regions import square_tiles
 
 
 @dataclass
@@ -50,18 +51,12 @@ class SelfieSegmenter:
         self._seg.close()
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        side = min(h, w)
-        if not self.options.tiled or max(h, w) <= side * 1.1:
+        tiles = square_tiles(image.shape[:2]) if self.options.tiled else []
+        if len(tiles) <= 1:
             return self._once(image)
-        prob = np.zeros((h, w), np.float32)
-        # Tiles overlap by at least a third of a side, so nobody is only ever cut in half.
-        count = int(np.ceil((max(h, w) - side) / (side * 2 / 3))) + 1
-        for start in np.linspace(0, max(h, w) - side, count).round().astype(int):
-            if w >= h:
-                view = (slice(0, h), slice(start, start + side))
-            else:
-                view = (slice(start, start + side), slice(0, w))
+        prob = np.zeros(image.shape[:2], np.float32)
+        for x0, y0, x1, y1 in tiles:
+            view = (slice(y0, y1), slice(x0, x1))
             np.maximum(prob[view], self._once(image[view]), out=prob[view])
         return prob
 

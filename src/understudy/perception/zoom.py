@@ -173,6 +173,32 @@ def anchored(seen: list[Person], anchors: Sequence[np.ndarray], share: float) ->
     return [p for p in seen if any(inside_share(p.box, a) >= share for a in anchors)]
 
 
+EDGE_TOL = 2.0  # pixels: a box this close to a border reaches it
+
+
+def cut_by(box: np.ndarray, window: Window, size: tuple[int, int]) -> bool:
+    """``box`` reaches a border of ``window`` that is not the frame's (``size``: the
+    frame's height and width): the person is cut there, and seen whole elsewhere."""
+    h, w = size
+    x0, y0, x1, y1 = window
+    return bool((box[0] <= x0 + EDGE_TOL and x0 > 0) or (box[1] <= y0 + EDGE_TOL and y0 > 0)
+                or (box[2] >= x1 - EDGE_TOL and x1 < w) or (box[3] >= y1 - EDGE_TOL and y1 < h))
+
+
+def unseen_people(seen: list[Person], known: Sequence[np.ndarray], window: Window,
+                  size: tuple[int, int], share: float = 0.5) -> list[Person]:
+    """The people of ``seen`` (a window's boxes, frame coordinates) that none of ``known``
+    holds: under ``share`` of their box on any known box, and not cut by the window's border
+    inside the frame (a neighbouring window or the first pass saw them whole).
+
+    A look that adds people only: the whole frame saw the others, and its boxes stay. Parts
+    of them are not new people: on a tile MoveNet gave obama3's president two skeletons, and
+    detectors box a tall person's half a little short of the tile's border (5-26 px at
+    1434 px), so the cut alone does not catch them."""
+    return [p for p in seen if not cut_by(p.box, window, size)
+            and all(inside_share(p.box, k) < share for k in known)]
+
+
 def merge_window(frame: list[Person], seen: list[Person], window: Window,
                  size: tuple[int, int], options: ZoomOptions) -> list[Person]:
     """One detector's people after a closer look: ``seen``, its people in ``window`` (frame
@@ -188,15 +214,7 @@ def merge_window(frame: list[Person], seen: list[Person], window: Window,
     that no window box takes for itself: the closer look sees no more of a person cut by the
     frame. Window boxes cut by the window's border (not the frame's) are
     dropped: the first pass or a neighbouring window saw those people whole."""
-    h, w = size
-    x0, y0, x1, y1 = window
-    tol = 2.0
-
-    def cut(b: np.ndarray) -> bool:
-        return bool((b[0] <= x0 + tol and x0 > 0) or (b[1] <= y0 + tol and y0 > 0)
-                    or (b[2] >= x1 - tol and x1 < w) or (b[3] >= y1 - tol and y1 < h))
-
-    whole = [p for p in seen if not cut(p.box)]
+    whole = [p for p in seen if not cut_by(p.box, window, size)]
     boxes = [s.box for s in whole]
     inside = [i for i, p in enumerate(frame) if _inside(p.box, window, 0.0, size)]
     pairs = sorted(((box_iou(frame[i].box, b), i, j) for i in inside
@@ -206,7 +224,7 @@ def merge_window(frame: list[Person], seen: list[Person], window: Window,
     for iou, i, j in pairs:
         if iou < options.same_iou:
             break
-        if i not in gone and (j not in taken or not _at_edge(frame[i].box, size, tol)):
+        if i not in gone and (j not in taken or not _at_edge(frame[i].box, size, EDGE_TOL)):
             gone.add(i)
             taken.add(j)
     gone |= {i for i in inside if _covered(frame[i].box, boxes) >= options.replace_cover}
