@@ -454,3 +454,46 @@ def test_a_pose_on_its_head_is_not_lent_and_borrows_an_upright_one():
     made[4].people[0].keypoints_coco17 = np.full((17, 3), 0.5, np.float32)
     out = list(Tracker(TrackingOptions(max_gap=3, hold=0, smooth=0)).run(made))
     assert not out[4].people[0].pose_from_track
+
+
+def residual_scene(t, residual: set[int], taller: int = 0):
+    """A posed walker; on the frames of ``residual`` the detectors lost him and the residual
+    guard found his pixels instead: uncertain, no landmarks of their own (vtest 106)."""
+    scene = posed_scene(t, t not in residual)
+    if t in residual:
+        person = scene.people[0]
+        person.box[1] -= taller  # the blob took something above his head along
+        person.score, person.uncertain, person.source = 0.3, True, "residual"
+    return scene
+
+
+def test_a_residual_find_between_detections_of_a_sure_walker_is_him():
+    """vtest 100-129: the detectors lost a walker for one frame; the residual guard's find of
+    his pixels (uncertain) took the frame, and his stand-in blinked to black and back."""
+    out = list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(
+        residual_scene(t, {5}, taller=10) for t in range(10)))
+    person = out[5].people[0]
+    assert person.source == "residual" and person.pose_from_track and not person.uncertain
+    assert person.box[1] == pytest.approx(10.0)  # his region is still all of the blob
+    assert len({p.track_id for s in out for p in s.people}) == 1
+
+
+def test_a_residual_find_the_detections_do_not_vouch_for_stays_uncertain():
+    # After the walker's last detection (an end, not a gap): nothing on the far side.
+    ends = list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(
+        residual_scene(t, {7, 8}) for t in range(9)))
+    assert ends[8].people[0].uncertain
+    # A gap wider than max_gap between his detections.
+    wide = list(Tracker(TrackingOptions(max_gap=2, hold=0)).run(
+        residual_scene(t, {3, 4, 5}) for t in range(9)))
+    assert all(wide[t].people[0].uncertain for t in (3, 4, 5))
+    # A weak track (0.3 at best) vouches for nobody.
+    weak = [residual_scene(t, {5}) for t in range(10)]
+    for s in weak:
+        s.people[0].score = 0.3
+    assert list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(weak))[5].people[0].uncertain
+    # Without a pose lent by the track, a stand-in could not follow him: he stays masked.
+    bare = [residual_scene(t, {5}) for t in range(10)]
+    for s in bare:
+        s.people[0].keypoints2d = None
+    assert list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(bare))[5].people[0].uncertain

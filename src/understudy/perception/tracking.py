@@ -22,7 +22,8 @@ frames unblurred is the most-reported failure of today's face-blurring tools. So
   the perceiver's uncertain threshold reads it. A walker the detector scores 0.6 on most
   frames and 0.3 on a few stays one sure person instead of blinking between a stand-in and a
   black silhouette (issue 20: 78 of 81 masked person-frames on a street clip were such
-  weak frames of sure tracks);
+  weak frames of sure tracks). The residual guard's find of a sure person's pixels, on a gap
+  between two of their detections, is them as well (``Tracker._bridges``);
 * a person walking out of the frame is lost by every detector while a sliver of them is still
   in view (a walker on a street clip, 11 px of him, three frames after his last detection),
   and one walking in is found only once most of them is in. A person track that ends (or
@@ -258,6 +259,9 @@ class Tracker:
                 _smooth_pose(person, t, track, self.options.smooth)
             elif _needs_pose(person):
                 _borrow_pose(person, t, track, self._delay)
+            if person.source == "residual" and person.uncertain and person.pose_from_track \
+                    and self._bridges(track, t):
+                person.uncertain = False
         # A face filled in here belongs to whoever's head it is at, as a detected one does;
         # else people mode blurs it as a stray face over that person's stand-in (a blurred
         # square on a walker's head on vtest 512-514, where his face was found on 513 only).
@@ -273,6 +277,25 @@ class Tracker:
         borrow a pose from a frame that far ahead."""
         o = self.options
         return max(o.max_gap, o.hold, o.confirm_window)
+
+    def _bridges(self, track: _Track, t: int) -> bool:
+        """Whether frame ``t`` lies in a gap of at most ``max_gap`` frames between two
+        detections of a sure person ``track`` (boxes of the detectors, not second finds):
+        what perception found there on its own is that person. At vtest 106 the detectors lost a walker for one frame and the residual
+        guard found his pixels (uncertain, for want of a pose of their own): he blinked from
+        his stand-in to black and back, where with no find at all the gap fill would have
+        kept his stand-in."""
+        if not self._sure(track, "person"):
+            return False
+
+        def vouching(f: int) -> bool:
+            seen = track.seen[f]
+            return not (seen.uncertain or seen.interpolated or f in track.second
+                        or seen.source == "residual")
+
+        before = [f for f in track.seen if f < t and vouching(f)]
+        after = [f for f in track.seen if f > t and vouching(f)]
+        return bool(before and after and min(after) - max(before) - 1 <= self.options.max_gap)
 
     def _sure(self, track: _Track, kind: str) -> bool:
         if kind == "face":
