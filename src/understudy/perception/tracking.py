@@ -281,10 +281,10 @@ class Tracker:
     def _bridges(self, track: _Track, t: int) -> bool:
         """Whether frame ``t`` lies in a gap of at most ``max_gap`` frames between two
         detections of a sure person ``track`` (boxes of the detectors, not second finds):
-        what perception found there on its own is that person. At vtest 106 the detectors lost a walker for one frame and the residual
-        guard found his pixels (uncertain, for want of a pose of their own): he blinked from
-        his stand-in to black and back, where with no find at all the gap fill would have
-        kept his stand-in."""
+        what perception found there on its own is that person. At vtest 106 the detectors
+        lost a walker for one frame and the residual guard found his pixels (uncertain, for
+        want of a pose of their own): he blinked from his stand-in to black and back, where
+        with no find at all the gap fill would have kept his stand-in."""
         if not self._sure(track, "person"):
             return False
 
