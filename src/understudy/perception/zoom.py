@@ -141,10 +141,14 @@ def _inside(box: np.ndarray, window: Window, share: float, size: tuple[int, int]
                 and box[1] >= y0 + (my if y0 > 0 else 0) and box[3] <= y1 - (my if y1 < h else 0))
 
 
-def _at_edge(box: np.ndarray, size: tuple[int, int], tol: float) -> bool:
-    """``box`` reaches the frame's border (within ``tol`` pixels): the person is cut by it."""
+EDGE_TOL = 2.0  # pixels: a box this close to a border reaches it
+
+
+def _at_edge(box: np.ndarray, size: tuple[int, int]) -> bool:
+    """``box`` reaches the frame's border (within ``EDGE_TOL``): the person is cut by it."""
     h, w = size
-    return bool(box[0] <= tol or box[1] <= tol or box[2] >= w - tol or box[3] >= h - tol)
+    return bool(box[0] <= EDGE_TOL or box[1] <= EDGE_TOL or box[2] >= w - EDGE_TOL
+                or box[3] >= h - EDGE_TOL)
 
 
 def _covered(box: np.ndarray, others: list[np.ndarray]) -> float:
@@ -171,9 +175,6 @@ def shift(people: list[Person], window: Window) -> list[Person]:
 def anchored(seen: list[Person], anchors: Sequence[np.ndarray], share: float) -> list[Person]:
     """The people of ``seen`` with at least ``share`` of their box on one of ``anchors``."""
     return [p for p in seen if any(inside_share(p.box, a) >= share for a in anchors)]
-
-
-EDGE_TOL = 2.0  # pixels: a box this close to a border reaches it
 
 
 def cut_by(box: np.ndarray, window: Window, size: tuple[int, int]) -> bool:
@@ -224,7 +225,7 @@ def merge_window(frame: list[Person], seen: list[Person], window: Window,
     for iou, i, j in pairs:
         if iou < options.same_iou:
             break
-        if i not in gone and (j not in taken or not _at_edge(frame[i].box, size, EDGE_TOL)):
+        if i not in gone and (j not in taken or not _at_edge(frame[i].box, size)):
             gone.add(i)
             taken.add(j)
     gone |= {i for i in inside if _covered(frame[i].box, boxes) >= options.replace_cover}
