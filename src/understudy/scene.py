@@ -157,7 +157,13 @@ class Scene:
 
     def _stray_face_regions(self, people: list[Region], size: tuple[int, int]) -> list[Region]:
         """Face regions for faces no person region covers (a crowd, a poster, a face behind
-        glass): in people mode they are anonymized as faces, after the people."""
+        glass): in people mode they are anonymized as faces, after the people.
+
+        A stray face keeps only the pixels outside every person's region, as an uncertain
+        person does outside sure ones (``_uncertain_outside_sure``): those pixels are replaced
+        or filled with their person. Blurred again, they were a stand-in blurred away: a false
+        face on the grass beside a walker on vtest 697-701 (165 px high, its region twice
+        that) hid her stand-in under its blur for five frames."""
         from understudy.regions import face_region_mask
 
         owned = {id(f) for p in self.people for f in p.faces}
@@ -172,7 +178,7 @@ class Scene:
             # A face already mostly inside a person's region changes with that person.
             if mask.any() and (mask & covered).sum() >= STRAY_FACE_COVERED * mask.sum():
                 continue
-            out.append(Region("face", f.box, mask, f.score, face=f))
+            out.append(Region("face", f.box, mask & ~covered, f.score, face=f))
         return out
 
     def rng_for(self, region_index: int, region: Region | None = None) -> np.random.Generator:

@@ -69,6 +69,45 @@ def test_a_face_high_in_a_box_is_that_persons_even_when_landmarks_miss_the_head(
     assert assign_faces([other], [low]) == [low] and other.faces == []
 
 
+
+def test_a_face_taller_than_the_person_is_not_theirs():
+    """vtest 699: a patch of grass scored as a face 165 px high beside a walker 115 px tall
+    lay within a face diagonal of her head landmarks. Joined to her region it made it mostly
+    grass, and the guard filled her black on two frames."""
+    k2 = np.zeros((33, 3), np.float32)
+    k2[:, 0], k2[:, 1], k2[:, 2] = 125, 300, 0.9  # her head
+    walker = Person(np.array([104, 283, 150, 398], np.float32), 0.9, keypoints2d=k2)
+    grass = Face(np.array([14, 255, 116, 420], np.float32), 0.12)
+    assert assign_faces([walker], [grass]) == [grass] and walker.faces == []
+    # A defocused half face at the edge of a person cut by the frame (obama2: 0.76 of their
+    # box) is still theirs.
+    k3 = np.zeros((33, 3), np.float32)
+    k3[:, 0], k3[:, 1], k3[:, 2] = 590, 500, 0.9
+    cut = Person(np.array([471, 319, 626, 683], np.float32), 0.9, keypoints2d=k3)
+    half = Face(np.array([545, 369, 621, 645], np.float32), 0.15)
+    assert assign_faces([cut], [half]) == [] and cut.faces == [half]
+
+
+def test_a_face_taller_than_its_seeds_twin_is_not_theirs():
+    """The same false face, unclaimed, seeded a pose crop in which MediaPipe found the
+    walker's body again: as her twin's face it joined her region all the same."""
+    from understudy.perception.assemble import PeopleAssembler
+    from understudy.perception.pose import PoseEstimate
+
+    image = np.full((450, 300, 3), 120, np.uint8)
+    k2 = np.zeros((33, 3), np.float32)
+    k2[:, 0], k2[:, 1], k2[:, 2] = 127, 360, 0.9
+    k2[:11, 1] = 295  # head
+    k2[[11, 12], 1], k2[[23, 24], 1], k2[[11, 23], 0], k2[[12, 24], 0] = 315, 350, 115, 139
+    body = PoseEstimate(k2, np.zeros((33, 4), np.float32), (100, 280, 155, 400),
+                        np.ones((120, 55), np.float32))
+    walker = Person(np.array([104, 283, 150, 398], np.float32), 0.9)
+    grass = Face(np.array([14, 255, 116, 420], np.float32), 0.12)
+    assembler = PeopleAssembler(lambda img: [walker], pose=lambda img, box: body,
+                                segmenter=None, keypoints=lambda img, box: None)
+    (person,) = assembler(Frame(image, "f.png"), [grass])
+    assert person.faces == []
+
 def test_a_face_with_no_body_found_around_it_stays_a_face():
     """issue 20: it used to become a head-sized uncertain person, a black box blinking beside
     the stand-ins on street video; as a face, people mode still anonymizes it (a face region)."""

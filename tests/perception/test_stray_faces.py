@@ -32,6 +32,21 @@ def test_people_mode_gives_faces_nobody_owns_a_face_region():
     assert [r.kind for r in _scene("faces").regions()] == ["face"] * 3
 
 
+
+def test_a_stray_face_keeps_only_the_pixels_outside_people():
+    """Blurred over a person's region, a stray face blurred their stand-in away (a false face
+    on the grass beside a walker, vtest 697-701). Their pixels change with them."""
+    from understudy.regions import face_region_mask
+
+    scene = _scene()
+    beside = Face(box=np.array([180, 330, 240, 400], np.float32), score=0.3)  # half on them
+    scene.faces.append(beside)
+    person, *faces = scene.regions()
+    (region,) = [r for r in faces if r.face is beside]
+    head = face_region_mask(beside.box, person.mask.shape)
+    assert (head & person.mask).any() and not (region.mask & person.mask).any()
+    np.testing.assert_array_equal(region.mask, head & ~person.mask)
+
 def test_every_method_anonymizes_stray_faces_and_the_audit_says_how_people_were_found():
     from understudy.methods.registry import load_method
     from understudy.perception.perceiver import PerceptionOptions

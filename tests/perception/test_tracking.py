@@ -497,3 +497,38 @@ def test_a_residual_find_the_detections_do_not_vouch_for_stays_uncertain():
     for s in bare:
         s.people[0].keypoints2d = None
     assert list(Tracker(TrackingOptions(max_gap=3, hold=0)).run(bare))[5].people[0].uncertain
+
+
+def jump_scene(t: int, jump_to: tuple[int, int] | None) -> Scene:
+    """A walker 100 px high moving 5 px a frame, seen on frames 0-2, missed on 3-6, and on
+    frames 7-9 a person of his size at ``jump_to`` (x, y of the box's corner)."""
+    frame = Frame(np.zeros((400, 600, 3), np.uint8), "v.mp4", t)
+    if t < 3:
+        x, y = 100 + 5 * t, 150
+    elif t >= 7 and jump_to is not None:
+        x, y = jump_to[0] + 5 * (t - 7), jump_to[1]
+    else:
+        return Scene(frame, target="people")
+    return Scene(frame, people=[Person(np.array([x, y, x + 40, y + 100], np.float32), 0.9)],
+                 target="people")
+
+
+def test_a_track_does_not_jump_farther_than_a_person_walks_in_the_gap():
+    """vtest 702-707: a walker's track, missed for five frames, took a face found at a car's
+    boot 1.7 of his heights away, and the gap fill flew his stand-in across the road between
+    them. Within the per-frame shift allowed, but no walker moves that far in five frames."""
+    far = list(Tracker(TrackingOptions(max_gap=5, hold=0)).run(
+        jump_scene(t, (300, 80)) for t in range(10)))
+    assert {p.track_id for s in far[:3] for p in s.people}.isdisjoint(
+        {p.track_id for s in far[7:] for p in s.people})
+    assert all(not s.people for s in far[3:7])  # nothing flies across in between
+    # Where he could have walked (35 px on from his last box after five frames), he is himself.
+    near = list(Tracker(TrackingOptions(max_gap=5, hold=0)).run(
+        jump_scene(t, (145, 150)) for t in range(10)))
+    assert len({p.track_id for s in near for p in s.people}) == 1
+    assert all(len(s.people) == 1 and s.people[0].interpolated for s in near[3:7])
+    # The old per-frame rule alone would have taken the far one too (the test is the new rule).
+    loose = TrackingOptions(max_gap=5, hold=0, person_slack=10.0)
+    assert len({p.track_id for s in Tracker(loose).run(jump_scene(t, (300, 80))
+                                                       for t in range(10))
+                for p in s.people}) == 1

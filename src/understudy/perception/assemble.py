@@ -31,8 +31,9 @@ from understudy.scene import Face, Frame, Person, is_group_box
 # sure (``_promote_agreeing``). 4: a box over a group is no one (``_group_boxes``). 5: MoveNet's
 # keypoints for doubtful postures as well (``_second_opinion``). 6: two boxes with one skeleton
 # are posed again with its owner hidden (``_separate_twins``); a face seed's pose upside down is
-# no body; a weak find's keypoints give MediaPipe its crop (``_pose_on_keypoints``).
-RULES_VERSION = 6
+# no body; a weak find's keypoints give MediaPipe its crop (``_pose_on_keypoints``). 7: a face
+# taller than a person's box is not theirs (``MAX_FACE_SHARE``).
+RULES_VERSION = 7
 # Selfie segmentation counts a little less than a person's own pose mask when two people
 # claim a pixel, and less towards the edge of a box (where neighbours stand).
 SELFIE_WEIGHT = 0.9
@@ -42,6 +43,13 @@ MAX_HEAD_DISTANCE = 1.0
 # A face whose centre lies in this top share of a person's box is theirs even when their
 # landmarks put the head elsewhere (small people's landmarks are coarse).
 HEAD_ZONE = 0.3
+# A face taller than this share of a person's box is not theirs. The labelled set's faces
+# are 0.2-0.3 of their person's height, and 0.76 for a defocused half face at the edge of a
+# person cut by the frame. On vtest 699 CenterFace scored a patch of grass 165 px high
+# beside a walker 115 px tall as a face (0.124): joined to her region, it made her region
+# mostly grass, which her stand-in and the inpainting did not change enough for the guard,
+# and she was filled black with it on two frames.
+MAX_FACE_SHARE = 1.0
 # A seed crop around a face: widths either side, heights above and below (a standing body is
 # about 7-8 face heights tall).
 SEED_SIDE, SEED_UP, SEED_DOWN = 2.5, 1.0, 7.0
@@ -187,7 +195,8 @@ class PeopleAssembler:
                 seed = self._seed(image, face, crop, est)
                 twin = _twin(seed, cands, self.options.duplicate_iou)
                 if twin is not None:
-                    twin.person.faces.append(face)  # the same person, found twice
+                    if _face_fits(face, twin.person):  # the same person, found twice
+                        twin.person.faces.append(face)
                 elif seed.pose is not None or seed.person.keypoints_coco17 is not None:
                     cands.append(seed)
                 # else no body was found around the face: it stays a face (people mode still
@@ -604,7 +613,14 @@ def assign_faces(people: list[Person], faces: Sequence[Face]) -> list[Face]:
     return [f for f in faces if id(f) not in claimed]
 
 
+def _face_fits(face: Face, person: Person) -> bool:
+    """Whether ``face`` is no taller than ``MAX_FACE_SHARE`` of ``person``'s box."""
+    return face.box[3] - face.box[1] <= MAX_FACE_SHARE * (person.box[3] - person.box[1])
+
+
 def _face_person_cost(face: Face, person: Person) -> float | None:
+    if not _face_fits(face, person):
+        return None
     if person.keypoints2d is not None and person.keypoint_format == "mediapipe33":
         cost = _head_cost(person.keypoints2d, face)
         if cost <= MAX_HEAD_DISTANCE:

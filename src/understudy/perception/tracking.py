@@ -4,7 +4,8 @@ Detectors miss a face for a frame or two all the time, and a face that flashes t
 frames unblurred is the most-reported failure of today's face-blurring tools. So:
 
 * each person and face is associated with the tracks of the frames before it (greedy by IoU,
-  then by centre distance for fast motion), and gets a ``track_id``;
+  then by centre distance for fast motion, no farther than a person walks in the frames
+  since: ``Tracker._plausible_move``), and gets a ``track_id``;
 * a track missed for up to ``max_gap`` frames and found again is filled on the missing frames
   with a linearly interpolated box (masks are the nearer observation's mask moved and scaled
   with the box; keypoints interpolated), marked ``interpolated=True``;
@@ -88,6 +89,12 @@ class TrackingOptions:
     hold: int = 2  # frames a track is extended before its first and after its last detection
     min_iou: float = 0.2  # association by overlap
     max_centre_shift: float = 0.75  # else by centre distance, in box diagonals per frame
+    # A person matched by distance moved at most ``person_slack + person_speed * gap`` of
+    # their height (``Tracker._plausible_move``): the per-frame shift above, times a gap of
+    # five frames, let a walker's track jump 188 px to a face at a car's boot (vtest 707),
+    # and the gap fill flew his stand-in across the road between them.
+    person_slack: float = 0.5
+    person_speed: float = 0.2
     # A track with a detection scoring at least this is a sure person on all its frames (the
     # perceiver passes its uncertain threshold).
     sure_score: float = 0.5
@@ -103,6 +110,9 @@ class TrackingOptions:
                              f"{self.max_gap}, {self.hold}, {self.confirm_window}")
         if not 0 < self.min_iou <= 1:
             raise UsageError(f"min_iou must be in (0, 1], got {self.min_iou}")
+        if self.person_slack < 0 or self.person_speed < 0:
+            raise UsageError(f"person_slack and person_speed must be >= 0, got "
+                             f"{self.person_slack}, {self.person_speed}")
 
 
 @dataclass
@@ -200,7 +210,9 @@ class Tracker:
                 elif _similar_size(item.box, prev.box):
                     # After a gap the person may have moved further: allow a shift per frame.
                     shift = _centre_shift(item.box, prev.box) / (n - tr.last)
-                    if shift <= self.options.max_centre_shift:
+                    if shift <= self.options.max_centre_shift and (
+                            kind == "face" or self._plausible_move(prev.box, item.box,
+                                                                   n - tr.last)):
                         pairs.append((1.0 + shift, i, j))
         used_items, used_tracks = set(), set()
         for _, i, j in sorted(pairs):
@@ -216,6 +228,17 @@ class Tracker:
                 track.observe(n, item, i in second)
                 item.track_id = track.id
                 tracks.append(track)
+
+    def _plausible_move(self, a: np.ndarray, b: np.ndarray, frames: int) -> bool:
+        """Whether one person could have moved from box ``a`` to box ``b`` in ``frames``
+        frames: by ``person_slack`` of their height at once (two detectors box one person
+        differently; a face's seed box is not the body's) and ``person_speed`` a frame.
+        The jumps this refuses on the street clips were 0.8-3.2 heights over gaps of 1-6
+        frames, from one walker to another or to a traffic cone."""
+        height = max(float(a[3] - a[1]), float(b[3] - b[1]), 1.0)
+        moved = float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+        o = self.options
+        return moved <= height * (o.person_slack + o.person_speed * frames)
 
     def _new_id(self) -> int:
         self._next_id += 1
