@@ -49,7 +49,28 @@ def clips(tmp_path_factory):
     write(root / "masked.mp4", [scene(t, paint=(0, 0, 0)) for t in frames])
     # Covered on every frame but one: the check names that frame.
     write(root / "missed.mp4", [scene(t, paint=None if t == 7 else (60, 60, 200)) for t in frames])
+    # Covered, and a black box drawn on the empty lawn on frames 4-6 (a weak false find).
+    write(root / "phantom.mp4", [phantom(scene(t, paint=(60, 60, 200)), t) for t in frames])
     return root
+
+
+def phantom(image: np.ndarray, t: int) -> np.ndarray:
+    if t in (4, 5, 6):
+        image[72:92, 100 + 2 * t:116 + 2 * t] = 0
+    return image
+
+
+def test_what_is_drawn_where_nothing_moves(clips):
+    """A stand-in over the walker draws nothing where nothing moves; a black box on the empty
+    lawn does, on the frames it is there."""
+    standin = check_video(clips / "orig.mp4", clips / "standin.mp4", None, "v")
+    box = check_video(clips / "orig.mp4", clips / "phantom.mp4", None, "v")
+    assert standin.drawn_still < 0.05 and standin.left_visible == 0
+    # 3 frames of a 20x16 box over 12 frames of about 10,000 still pixels each.
+    assert 0.5 < box.drawn_still < 1.5 and box.most_drawn_frame in (4, 5, 6)
+    assert box.left_visible == 0
+    assert summarize([standin, box])["drawn_still"] == pytest.approx(
+        (standin.drawn_still + box.drawn_still) / 2)
 
 
 def test_every_moving_person_covered_or_not(clips):

@@ -94,7 +94,8 @@ def summary(report: dict) -> str:
         if v:
             replaced = "" if v["replaced_share"] is None else f"{v['replaced_share']:.0f}% replaced "
             parts.append(f"video: {replaced}{v['alternations']} alternations, moving people "
-                         f"left visible {v['left_visible']}/{v['moving_blobs']}")
+                         f"left visible {v['left_visible']}/{v['moving_blobs']}, drawn where "
+                         f"nothing moves {v['drawn_still']:.3f}%")
         if m.get("quality", {}).get("changed_outside") is not None:
             parts.append(f"changed outside {m['quality']['changed_outside']:.2f}%")
         lines.append(f"{name:>14}: " + (" · ".join(parts) or "no faces or people found"))

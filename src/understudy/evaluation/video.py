@@ -18,6 +18,12 @@ Two sources, one of which the anonymizer never sees:
   the clip is part of the empty scene, so on the frames before they settle, the pavement
   beside where they will stand reads as motion; an output that shows pavement there (as
   inpainting does) is counted as leaving it visible.
+
+  The other way round, **drawn where nothing moves** is the share of the still pixels (those
+  at least ``STILL_MARGIN`` of the frame's diagonal from any moving pixel) that the output
+  changed by more than ``DRAWN_LEVELS``: a stand-in flown over an empty road by a track
+  that jumped to someone else, a black box on a traffic cone, a blur over grass. Covering
+  every moving person says nothing about these; a viewer sees them at once.
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ VISIBLE_SHARE = 0.5
 MEDIAN_FRAMES = 60
 # The camera is taken to move when the median frame has more than this share moving.
 MOVING_CAMERA_SHARE = 0.3
+# Still pixels lie this share of the frame's diagonal from any moving pixel (15 px at
+# 768x576): a stand-in's outline and the inpainted ring around a person stay inside it.
+STILL_MARGIN = 0.016
+# A still pixel is drawn over when the output moved it by more than this many levels.
+DRAWN_LEVELS = 40
 
 
 @dataclass
@@ -65,6 +76,8 @@ class VideoCheck:
     visible_pixels: float  # % of all moving pixels unchanged in the output
     worst_frame: int | None  # the frame with the most moving pixels left, if any
     static_camera: bool
+    drawn_still: float = 0.0  # % of the still pixels (far from any motion) changed
+    most_drawn_frame: int | None = None  # the frame with the most still pixels changed
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +127,8 @@ def check_video(original: Path, anonymized: Path, audit: dict[str, Any] | None,
     blobs = visible_blobs = 0
     moving_px = unchanged_px = 0
     worst, worst_px = None, 0
+    still_px = drawn_px = 0
+    most_drawn, most_drawn_px = None, 0
     frames = 0
     static = True
     for index, (a, b) in enumerate(zip(read_frames(original), read_frames(anonymized))):
@@ -121,7 +136,14 @@ def check_video(original: Path, anonymized: Path, audit: dict[str, Any] | None,
         if a.shape != b.shape:
             raise InputError(f"{anonymized}: frame {index} is {b.shape[1]}x{b.shape[0]}, "
                              f"the original's is {a.shape[1]}x{a.shape[0]}")
-        same = np.abs(a.astype(np.int16) - b).max(axis=-1) <= SAME_LEVELS
+        diff = np.abs(a.astype(np.int16) - b).max(axis=-1)
+        same = diff <= SAME_LEVELS
+        still = still_pixels(a, empty)
+        drawn = int((still & (diff > DRAWN_LEVELS)).sum())
+        still_px += int(still.sum())
+        drawn_px += drawn
+        if drawn > most_drawn_px:
+            most_drawn, most_drawn_px = index, drawn
         telling = (a.max(axis=-1) > FILL_LEVELS) | (b.max(axis=-1) > FILL_LEVELS)
         found = moving_blobs(a, empty)
         area = sum(int(m.sum()) for m in found)
@@ -148,7 +170,19 @@ def check_video(original: Path, anonymized: Path, audit: dict[str, Any] | None,
         alternations=sum(int(t.get("alternations", 0)) for t in tracks), tracks=len(tracks),
         moving_blobs=blobs, left_visible=visible_blobs,
         visible_pixels=100.0 * unchanged_px / moving_px if moving_px else 0.0,
-        worst_frame=worst, static_camera=static)
+        worst_frame=worst, static_camera=static,
+        drawn_still=100.0 * drawn_px / still_px if still_px else 0.0,
+        most_drawn_frame=most_drawn)
+
+
+def still_pixels(frame: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Pixels of ``frame`` at least ``STILL_MARGIN`` of its diagonal from any pixel that
+    differs from the empty scene by more than ``MOTION_LEVELS``."""
+    from understudy.regions import dilate
+
+    moving = np.abs(frame.astype(np.int16) - empty).max(axis=-1) > MOTION_LEVELS
+    margin = max(1, int(round(STILL_MARGIN * float(np.hypot(*frame.shape[:2])))))
+    return ~dilate(moving, margin)
 
 
 def summarize(checks: list[VideoCheck]) -> dict[str, Any]:
@@ -163,6 +197,7 @@ def summarize(checks: list[VideoCheck]) -> dict[str, Any]:
         "alternations": sum(c.alternations for c in checks),
         "moving_blobs": blobs, "left_visible": sum(c.left_visible for c in checks),
         "left_visible_share": 100.0 * sum(c.left_visible for c in checks) / blobs if blobs else None,
+        "drawn_still": float(np.mean([c.drawn_still for c in checks])) if checks else None,
         "static_camera": all(c.static_camera for c in checks),
     }
 
