@@ -234,11 +234,10 @@ class Tracker:
         frames: by ``person_slack`` of their height at once (two detectors box one person
         differently; a face's seed box is not the body's) and ``person_speed`` a frame.
         The jumps this refuses on the street clips were 0.8-3.2 heights over gaps of 1-6
-        frames, from one walker to another or to a traffic cone."""
+        frames, from one walker to another, to a face or to a traffic cone."""
         height = max(float(a[3] - a[1]), float(b[3] - b[1]), 1.0)
-        moved = float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
         o = self.options
-        return moved <= height * (o.person_slack + o.person_speed * frames)
+        return _centre_distance(a, b) <= height * (o.person_slack + o.person_speed * frames)
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -599,8 +598,11 @@ def _similar_size(a: np.ndarray, b: np.ndarray) -> bool:
     return True
 
 
+def _centre_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Pixels between the centres of two boxes."""
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+
+
 def _centre_shift(a: np.ndarray, b: np.ndarray) -> float:
-    ca = np.array([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2])
-    cb = np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
-    diag = max(float(np.hypot(b[2] - b[0], b[3] - b[1])), 1.0)
-    return float(np.linalg.norm(ca - cb) / diag)
+    """The distance between the centres of two boxes, in diagonals of ``b``."""
+    return _centre_distance(a, b) / max(float(np.hypot(b[2] - b[0], b[3] - b[1])), 1.0)
