@@ -44,7 +44,7 @@ MAX_HEAD_DISTANCE = 1.0
 # landmarks put the head elsewhere (small people's landmarks are coarse).
 HEAD_ZONE = 0.3
 # A face taller than this share of a person's box is not theirs. The labelled set's faces
-# are 0.2-0.3 of their person's height, and 0.76 for a defocused half face at the edge of a
+# are 0.1-0.39 of their person's height, and 0.76 for a defocused half face at the edge of a
 # person cut by the frame. On vtest 699 CenterFace scored a patch of grass 165 px high
 # beside a walker 115 px tall as a face (0.124): joined to her region, it made her region
 # mostly grass, which her stand-in and the inpainting did not change enough for the guard,
