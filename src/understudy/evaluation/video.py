@@ -107,16 +107,20 @@ def empty_scene(path: Path) -> np.ndarray:
     return np.median(np.stack(frames), axis=0).astype(np.uint8)
 
 
-def moving_blobs(frame: np.ndarray, empty: np.ndarray) -> list[np.ndarray]:
-    """Masks of the person-sized moving blobs of ``frame`` against the empty scene."""
+def moving_pixels(frame: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Pixels of ``frame`` that differ from the empty scene by more than ``MOTION_LEVELS``."""
+    return np.abs(frame.astype(np.int16) - empty).max(axis=-1) > MOTION_LEVELS
+
+
+def moving_blobs(moving: np.ndarray) -> list[np.ndarray]:
+    """Masks of the person-sized blobs of a frame's ``moving_pixels``."""
     import cv2
 
-    moving = (np.abs(frame.astype(np.int16) - empty).max(axis=-1) > MOTION_LEVELS)
     moving = moving.astype(np.uint8)
     moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
-    floor = MIN_BLOB_SHARE * frame.shape[0] * frame.shape[1]
+    floor = MIN_BLOB_SHARE * moving.shape[0] * moving.shape[1]
     return [labels == i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= floor]
 
 
@@ -138,14 +142,15 @@ def check_video(original: Path, anonymized: Path, audit: dict[str, Any] | None,
                              f"the original's is {a.shape[1]}x{a.shape[0]}")
         diff = np.abs(a.astype(np.int16) - b).max(axis=-1)
         same = diff <= SAME_LEVELS
-        still = still_pixels(a, empty)
+        moving = moving_pixels(a, empty)
+        still = still_pixels(moving)
         drawn = int((still & (diff > DRAWN_LEVELS)).sum())
         still_px += int(still.sum())
         drawn_px += drawn
         if drawn > most_drawn_px:
             most_drawn, most_drawn_px = index, drawn
         telling = (a.max(axis=-1) > FILL_LEVELS) | (b.max(axis=-1) > FILL_LEVELS)
-        found = moving_blobs(a, empty)
+        found = moving_blobs(moving)
         area = sum(int(m.sum()) for m in found)
         if area > MOVING_CAMERA_SHARE * a.shape[0] * a.shape[1]:
             static = False
@@ -175,13 +180,12 @@ def check_video(original: Path, anonymized: Path, audit: dict[str, Any] | None,
         most_drawn_frame=most_drawn)
 
 
-def still_pixels(frame: np.ndarray, empty: np.ndarray) -> np.ndarray:
-    """Pixels of ``frame`` at least ``STILL_MARGIN`` of its diagonal from any pixel that
-    differs from the empty scene by more than ``MOTION_LEVELS``."""
+def still_pixels(moving: np.ndarray) -> np.ndarray:
+    """Pixels at least ``STILL_MARGIN`` of the frame's diagonal from any of its
+    ``moving_pixels``."""
     from understudy.regions import dilate
 
-    moving = np.abs(frame.astype(np.int16) - empty).max(axis=-1) > MOTION_LEVELS
-    margin = max(1, int(round(STILL_MARGIN * float(np.hypot(*frame.shape[:2])))))
+    margin = max(1, int(round(STILL_MARGIN * float(np.hypot(*moving.shape)))))
     return ~dilate(moving, margin)
 
 
