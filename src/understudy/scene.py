@@ -39,6 +39,10 @@ class Frame:
     image: np.ndarray
     source: str = ""
     index: int = 0
+    # Video only: pixels that moved against the last frames (``perception/motion.py``), where
+    # the people detector looks closer outside everyone it found. None: a photo, or no
+    # background yet.
+    moving: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         img = self.image

@@ -175,7 +175,7 @@ class PeopleAssembler:
     def __call__(self, frame: Frame, faces: Sequence[Face] = ()) -> list[Person]:
         image = frame.image
         size = image.shape[:2]
-        cands = [_Candidate(p) for p in self.detector(image)]
+        cands = [_Candidate(p) for p in self._detect(frame)]
         self._add_poses(image, [c for c in cands
                                 if self.options.pose_people or self._weak_alone(c)])
         self._separate_twins(image, cands)
@@ -212,6 +212,13 @@ class PeopleAssembler:
         # landmarks must span.
         self._second_opinion(image, cands)
         return [c.person for c in cands]
+
+    def _detect(self, frame: Frame) -> list[Person]:
+        """The detector's people; a video frame's moving pixels go to a detector that looks
+        closer at them (``perception/motion.py``)."""
+        if frame.moving is not None and getattr(self.detector, "looks_at_motion", False):
+            return self.detector(frame.image, moving=frame.moving)
+        return self.detector(frame.image)
 
     def _unsupported(self, cand: _Candidate) -> bool:
         """A weak lone box with nothing else for it: no pose, no face, no keypoints.

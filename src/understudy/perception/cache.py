@@ -37,6 +37,9 @@ class PerceptionCache:
         text = f"v{FORMAT_VERSION}|{frame.image.shape}|{context}|"
         h.update(text.encode("utf-8", "surrogateescape"))
         h.update(np.ascontiguousarray(frame.image).data)
+        if frame.moving is not None:  # a video frame's closer looks follow its motion
+            h.update(b"moving")
+            h.update(np.packbits(frame.moving).data)
         return h.hexdigest()
 
     def path(self, key: str) -> Path:

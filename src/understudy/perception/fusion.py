@@ -20,7 +20,9 @@ A frame far from square (``FusionOptions.tile_aspect``) is looked at in square t
 which the detectors see without squeezing: the people found there that the whole frame did
 not hold are added. With ``zoom``, small people get a second, closer look
 (``understudy.perception.zoom``): the detectors run again on windows around them, and the
-union is taken of what they saw there.
+union is taken of what they saw there. With ``motion``, a video frame's moving pixels that
+nobody found covers get a closer look too (``understudy.perception.motion``): the people
+the detectors find on them there are added.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
+from understudy.perception.motion import MotionLookOptions, free_blobs, motion_windows, on_blob
 from understudy.perception.zoom import (Window, ZoomOptions, anchored, merge_window,
                                         plan_windows, shift, unseen_people)
 from understudy.regions import box_area, box_iou, square_tiles
@@ -104,7 +107,8 @@ class FusedPeople:
     """
 
     def __init__(self, specs: Sequence[DetectorSpec], options: FusionOptions | None = None,
-                 parallel: bool = False, zoom: ZoomOptions | None = None):
+                 parallel: bool = False, zoom: ZoomOptions | None = None,
+                 motion: MotionLookOptions | None = None):
         if not specs:
             raise UsageError("FusedPeople needs at least one detector")
         names = [s.name for s in specs]
@@ -113,9 +117,11 @@ class FusedPeople:
         self.specs = list(specs)
         self.options = options or FusionOptions()
         self.zoom = zoom
+        self.motion = motion
         self.last_counts: dict[str, int] = {}
         self.last_windows: list[Window] = []
         self.last_tiles: list[Window] = []
+        self.last_motion_windows: list[Window] = []
         self._tiled = True  # off inside first_pass_only
         self._side_by_side = None
         if parallel and len(self.specs) > 1:
@@ -128,9 +134,16 @@ class FusedPeople:
         """What the people found depend on: each detector, the fusion and the zoom."""
         parts = [f"{s.name}={getattr(s.detector, 'model_id', type(s.detector).__name__)}"
                  f"@{s.sure}{'' if s.on_tiles else '-tiles'}" for s in self.specs]
-        return "fused(" + ",".join(parts) + f")@{self.options}@{self.zoom}"
+        return "fused(" + ",".join(parts) + f")@{self.options}@{self.zoom}@{self.motion}"
 
-    def __call__(self, image: np.ndarray) -> list[Person]:
+    @property
+    def looks_at_motion(self) -> bool:
+        """Whether a video frame's moving pixels are worth giving (``__call__``'s ``moving``)."""
+        return self.motion is not None
+
+    def __call__(self, image: np.ndarray, moving: np.ndarray | None = None) -> list[Person]:
+        """The people on ``image``; ``moving``: a video frame's moving pixels, looked at
+        closer where nobody found covers them."""
         each = self._detect(image)
         for spec, people in zip(self.specs, each):
             self.last_counts[spec.name] = len(people)
@@ -139,6 +152,14 @@ class FusedPeople:
         for tile in self.last_tiles:
             each = self._look_at_tile(image, each, tile)
         fused = self._fuse(each)
+        self.last_motion_windows = []
+        if moving is not None and self.motion is not None:
+            blobs = free_blobs(moving, [p.box for p in fused], self.motion)
+            self.last_motion_windows = motion_windows(blobs, self.motion)
+            for window in self.last_motion_windows:
+                each = self._look_at_motion(image, each, window, blobs)
+            if self.last_motion_windows:
+                fused = self._fuse(each)
         self.last_windows = []
         if self.zoom is None:
             return fused
@@ -166,6 +187,18 @@ class FusedPeople:
         return [mine + unseen_people(shift(new, tile), known, tile, image.shape[:2])
                 for mine, new in zip(each, seen)]
 
+    def _look_at_motion(self, image: np.ndarray, each: list[list[Person]], window: Window,
+                        blobs: list[np.ndarray]) -> list[list[Person]]:
+        """Each detector's people with those it found on ``window`` that stand on a moving
+        blob (``motion.on_blob``) and that nobody found yet (``zoom.unseen_people``)."""
+        assert self.motion is not None
+        x0, y0, x1, y1 = window
+        seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        known = [p.box for people in each for p in people]
+        return [mine + on_blob(unseen_people(shift(new, window), known, window,
+                                             image.shape[:2]), blobs, self.motion.anchor_share)
+                for mine, new in zip(each, seen)]
+
     def _look_closer(self, image: np.ndarray, each: list[list[Person]], window: Window,
                      anchors: Sequence[np.ndarray]) -> list[list[Person]]:
         """Each detector's people after it looked closer at ``window`` (``zoom.merge_window``;
@@ -179,8 +212,9 @@ class FusedPeople:
 
     @contextmanager
     def first_pass_only(self) -> Iterator[None]:
-        """The whole frame only while inside, no tiles and no closer look: video frames,
-        whose people the tracker carries (docs/perception.md)."""
+        """The whole frame only while inside, no tiles and no closer look at small people:
+        video frames, whose people the tracker carries (docs/perception.md). The look at
+        moving pixels stays: it is for video."""
         zoom, tiled = self.zoom, self._tiled
         self.zoom, self._tiled = None, False
         try:

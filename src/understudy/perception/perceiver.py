@@ -20,7 +20,7 @@ everything.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ContextManager, Iterable, Iterator, Protocol
 
@@ -184,8 +184,21 @@ class Perceiver:
         else:
             stage = self._detect_each
         with self._no_closer_look():
-            for scene in tracker.run(run_ahead(stage, frames)):
+            for scene in tracker.run(run_ahead(stage, self._with_motion(frames))):
                 yield self.select(scene)
+
+    def _with_motion(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Each frame with its moving pixels (``Frame.moving``), for a people detector that
+        looks closer where something moves outside everyone it found."""
+        detector = getattr(self.people, "detector", None)
+        if self.options.target != "people" or not getattr(detector, "looks_at_motion", False):
+            yield from frames
+            return
+        from understudy.perception.motion import MotionWatch
+
+        watch = MotionWatch()
+        for frame in frames:
+            yield replace(frame, moving=watch(frame.image))
 
     def _no_closer_look(self) -> ContextManager[None]:
         """Video frames get no closer look at small people (``perception/zoom.py``) and no
@@ -357,6 +370,7 @@ def default_people_detector(cache_dir: str | None = None,
     from understudy.perception.fusion import DetectorSpec, FusedPeople
     from understudy.perception.movenet import MoveNetPeople
     from understudy.perception.ssd_coco import CocoSSDOptions, CocoSSDPeople
+    from understudy.perception.motion import MotionLookOptions
     from understudy.perception.zoom import ZoomOptions
 
     models = _models_dir(cache_dir)
@@ -368,7 +382,7 @@ def default_people_detector(cache_dir: str | None = None,
         DetectorSpec("ssdlite", ssdlite or _ssdlite(cache_dir), sure=0.5, on_tiles=False),
         DetectorSpec("coco-ssd", CocoSSDPeople(CocoSSDOptions(cache_dir=models)), sure=0.5),
         DetectorSpec("movenet", MoveNetPeople(), sure=MOVENET_SURE, on_tiles=False),
-    ], parallel=True, zoom=ZoomOptions())
+    ], parallel=True, zoom=ZoomOptions(), motion=MotionLookOptions())
 
 
 def _ssdlite(cache_dir: str | None = None) -> PeopleDetector:

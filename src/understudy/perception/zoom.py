@@ -106,9 +106,9 @@ def _cover(boxes: list[np.ndarray], side: int, size: tuple[int, int],
     while left:
         best: tuple[int, Window, list[int]] | None = None
         for b in left:
-            window = _window_at(b, side, size)
+            window = window_at(b, side, size)
             held = [i for i, o in enumerate(left)
-                    if _inside(o, window, options.inner_share, size)]
+                    if inside_window(o, window, options.inner_share, size)]
             if best is None or len(held) > best[0]:
                 best = (len(held), window, held)
         assert best is not None
@@ -121,7 +121,7 @@ def _cover(boxes: list[np.ndarray], side: int, size: tuple[int, int],
     return windows
 
 
-def _window_at(box: np.ndarray, side: int, size: tuple[int, int]) -> Window:
+def window_at(box: np.ndarray, side: int, size: tuple[int, int]) -> Window:
     """The ``side``-square window centred on ``box``, shifted to lie inside the frame."""
     h, w = size
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -131,7 +131,7 @@ def _window_at(box: np.ndarray, side: int, size: tuple[int, int]) -> Window:
     return x0, y0, x0 + sw, y0 + sh
 
 
-def _inside(box: np.ndarray, window: Window, share: float, size: tuple[int, int]) -> bool:
+def inside_window(box: np.ndarray, window: Window, share: float, size: tuple[int, int]) -> bool:
     """``box`` lies inside ``window``, ``share`` of its side away from each border that is
     not the frame's (``size``: the frame's height and width)."""
     x0, y0, x1, y1 = window
@@ -217,7 +217,7 @@ def merge_window(frame: list[Person], seen: list[Person], window: Window,
     dropped: the first pass or a neighbouring window saw those people whole."""
     whole = [p for p in seen if not cut_by(p.box, window, size)]
     boxes = [s.box for s in whole]
-    inside = [i for i, p in enumerate(frame) if _inside(p.box, window, 0.0, size)]
+    inside = [i for i, p in enumerate(frame) if inside_window(p.box, window, 0.0, size)]
     pairs = sorted(((box_iou(frame[i].box, b), i, j) for i in inside
                     for j, b in enumerate(boxes)), reverse=True)
     gone: set[int] = set()
