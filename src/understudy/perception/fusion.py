@@ -150,14 +150,16 @@ class FusedPeople:
         size = image.shape[:2]
         self.last_tiles = self._tiles(size)
         for tile in self.last_tiles:
-            each = self._look_at_tile(image, each, tile)
+            each = self._add_unseen(image, each, tile, tile=True)
         fused = self._fuse(each)
         self.last_motion_windows = []
         if moving is not None and self.motion is not None:
             blobs = free_blobs(moving, [p.box for p in fused], self.motion)
             self.last_motion_windows = motion_windows(blobs, self.motion)
-            for window in self.last_motion_windows:
-                each = self._look_at_motion(image, each, window, blobs)
+            share = self.motion.anchor_share
+            for window in self.last_motion_windows:  # the people there on the motion count
+                each = self._add_unseen(image, each, window,
+                                        keep=lambda people: on_blob(people, blobs, share))
             if self.last_motion_windows:
                 fused = self._fuse(each)
         self.last_windows = []
@@ -177,27 +179,21 @@ class FusedPeople:
             return []
         return square_tiles(size)
 
-    def _look_at_tile(self, image: np.ndarray, each: list[list[Person]], tile: Window
-                      ) -> list[list[Person]]:
-        """Each detector's people with those it found on ``tile`` that nobody found yet
-        (``zoom.unseen_people``)."""
-        x0, y0, x1, y1 = tile
-        seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]), tile=True)
-        known = [p.box for people in each for p in people]
-        return [mine + unseen_people(shift(new, tile), known, tile, image.shape[:2])
-                for mine, new in zip(each, seen)]
-
-    def _look_at_motion(self, image: np.ndarray, each: list[list[Person]], window: Window,
-                        blobs: list[np.ndarray]) -> list[list[Person]]:
-        """Each detector's people with those it found on ``window`` that stand on a moving
-        blob (``motion.on_blob``) and that nobody found yet (``zoom.unseen_people``)."""
-        assert self.motion is not None
+    def _add_unseen(self, image: np.ndarray, each: list[list[Person]], window: Window,
+                    tile: bool = False,
+                    keep: Callable[[list[Person]], list[Person]] | None = None
+                    ) -> list[list[Person]]:
+        """Each detector's people with those it found on ``window`` that nobody found yet
+        (``zoom.unseen_people``) and that ``keep`` keeps. ``tile``: only the detectors that
+        run on tiles look (``DetectorSpec.on_tiles``)."""
         x0, y0, x1, y1 = window
-        seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        seen = self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]), tile=tile)
         known = [p.box for people in each for p in people]
-        return [mine + on_blob(unseen_people(shift(new, window), known, window,
-                                             image.shape[:2]), blobs, self.motion.anchor_share)
-                for mine, new in zip(each, seen)]
+        out = []
+        for mine, new in zip(each, seen):
+            unseen = unseen_people(shift(new, window), known, window, image.shape[:2])
+            out.append(mine + (keep(unseen) if keep is not None else unseen))
+        return out
 
     def _look_closer(self, image: np.ndarray, each: list[list[Person]], window: Window,
                      anchors: Sequence[np.ndarray]) -> list[list[Person]]:

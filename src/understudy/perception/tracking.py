@@ -279,17 +279,18 @@ class Tracker:
                 if a is not None and b is not None and b - a - 1 <= self.options.max_gap:
                     w = (t - a) / (b - a)
                     items.append(_interpolate(tr.seen[a], tr.seen[b], w, size))
-                elif (a is None) != (b is None) and abs(t - (a if b is None else b)) \
-                        <= self.options.hold:
-                    anchor = a if b is None else b
+                    continue
+                if (a is None) == (b is None):
+                    continue  # between two finds too far apart, or none at all
+                anchor = a if b is None else b  # the track's one end near this frame
+                if abs(t - anchor) <= self.options.hold:
                     held = _held(tr.seen[anchor], self._sure(tr, kind))
                     if kind == "face":
                         held = _with_owner(held, tr.owners.get(anchor), anchor, scene.people,
                                            tracks["person"])
                     items.append(held)
-                elif kind == "person" and (a is None) != (b is None) and \
-                        abs(t - (a if b is None else b)) <= self._delay:
-                    carried = _through_edge(tr, a if b is None else b, t, size)
+                elif kind == "person" and abs(t - anchor) <= self._delay:
+                    carried = _through_edge(tr, anchor, t, size)
                     if carried is not None:
                         items.append(_held(carried, self._sure(tr, kind)))
         by_id = {tr.id: tr for tr in tracks["person"]}
@@ -542,10 +543,12 @@ def _with_owner(face: Face, owner: int | None, anchor: int, people: list[Person]
     """A face held from frame ``anchor`` moved as the person whose head it was on has moved
     since (their box on this frame, ``people``, against their detection then); else as it
     was."""
-    now = next((p for p in people if owner is not None and p.track_id == owner), None)
+    if owner is None:
+        return face
+    now = next((p for p in people if p.track_id == owner), None)
     track = next((tr for tr in person_tracks if tr.id == owner), None)
-    then = track.seen.get(anchor) if track is not None and now is not None else None
-    if then is None:
+    then = track.seen.get(anchor) if track is not None else None
+    if now is None or then is None:
         return face
     dx = float(now.box[0] + now.box[2] - then.box[0] - then.box[2]) / 2
     dy = float(now.box[1] + now.box[3] - then.box[1] - then.box[3]) / 2
