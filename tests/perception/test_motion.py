@@ -14,7 +14,7 @@ from understudy.perception.cache import PerceptionCache
 from understudy.perception.fusion import DetectorSpec, FusedPeople
 from understudy.perception.motion import (MotionLookOptions, MotionOptions, MotionWatch,
                                           free_blobs, motion_windows, on_blob)
-from understudy.regions import box_iou
+from understudy.regions import box_iou, box_mask
 from understudy.scene import Frame, Person
 
 SIZE = (576, 768)
@@ -36,10 +36,7 @@ def _street(square_at: tuple[int, int] | None = None) -> np.ndarray:
 
 
 def _blob(box) -> np.ndarray:
-    moving = np.zeros(SIZE, bool)
-    x0, y0, x1, y1 = box
-    moving[y0:y1, x0:x1] = True
-    return moving
+    return box_mask(np.array(box, np.float32), SIZE)
 
 
 def test_moving_pixels_appear_once_the_watch_has_a_background():
