@@ -21,6 +21,7 @@ from understudy.perception.pose import (CORE_LANDMARKS, HEAD_LANDMARKS, MIN_LAND
 from understudy.perception.posture import (MIN_UPRIGHT, coco_order, doubtful_landmarks,
                                            head_above_hips, same_skeleton, upside_down)
 from understudy.perception.residual import ResidualOptions, find_leftovers
+from understudy.perception.second_look import SecondLookOptions, nobody_there, sure_pixels
 from understudy.regions import (box_iou, box_mask, clip_box, dilate, head_box, int_box,
                                 mask_bbox, points_box, union_box)
 from understudy.scene import Face, Frame, Person, is_group_box
@@ -32,8 +33,9 @@ from understudy.scene import Face, Frame, Person, is_group_box
 # keypoints for doubtful postures as well (``_second_opinion``). 6: two boxes with one skeleton
 # are posed again with its owner hidden (``_separate_twins``); a face seed's pose upside down is
 # no body; a weak find's keypoints give MediaPipe its crop (``_pose_on_keypoints``). 7: a face
-# taller than a person's box is not theirs (``MAX_FACE_SHARE``).
-RULES_VERSION = 7
+# taller than a person's box is not theirs (``MAX_FACE_SHARE``). 8: a video frame's weak find
+# that three witnesses call nobody is dropped (``_second_look``).
+RULES_VERSION = 8
 # Selfie segmentation counts a little less than a person's own pose mask when two people
 # claim a pixel, and less towards the edge of a box (where neighbours stand).
 SELFIE_WEIGHT = 0.9
@@ -125,6 +127,9 @@ class AssemblyOptions:
     # person's own crop, and pose still runs where it is the evidence that someone is there
     # (a weak lone detection, a face seed, a residual blob), so nobody covered before is lost.
     pose_people: bool = True
+    # A video frame's weak finds that motion, segmentation and a second look at a window all
+    # call nobody are dropped (``perception/second_look.py``). None: every weak find stays.
+    second_look: SecondLookOptions | None = field(default_factory=SecondLookOptions)
 
     def __post_init__(self) -> None:
         if not 0 < self.mask_threshold < 1:
@@ -211,7 +216,7 @@ class PeopleAssembler:
         # Last: a residual rim joining a person grows their box, and with it what their
         # landmarks must span.
         self._second_opinion(image, cands)
-        return [c.person for c in cands]
+        return [c.person for c in self._second_look(frame, cands, selfie)]
 
     def _detect(self, frame: Frame) -> list[Person]:
         """The detector's people; a video frame's moving pixels go to a detector that looks
@@ -219,6 +224,28 @@ class PeopleAssembler:
         if frame.moving is not None and getattr(self.detector, "looks_at_motion", False):
             return self.detector(frame.image, moving=frame.moving)
         return self.detector(frame.image)
+
+    def _second_look(self, frame: Frame, cands: list[_Candidate], selfie: np.ndarray | None
+                     ) -> list[_Candidate]:
+        """Without the video frame's weak finds that three witnesses call nobody
+        (``perception/second_look.py``). A photo (no motion), a frame before the watch has
+        a background, no segmenter or a detector that cannot look at a window: every weak
+        find stays, and is masked."""
+        o = self.options.second_look
+        look = getattr(self.detector, "look_at", None)
+        if o is None or frame.moving is None or selfie is None or look is None:
+            return cands
+        weak = [c for c in cands
+                if c.person.source == "detector" and c.person.score < o.sure_score]
+        if not weak:
+            return cands
+        sure = [c.person for c in cands
+                if not c.person.uncertain and c.person.score >= o.sure_score]
+        theirs = sure_pixels(sure, frame.size, o.margin)
+        person_pixels = selfie > self.options.mask_threshold
+        nobody = {id(c) for c in weak if nobody_there(frame.image, c.person, sure, theirs,
+                                                      frame.moving, person_pixels, look, o)}
+        return [c for c in cands if id(c) not in nobody]
 
     def _unsupported(self, cand: _Candidate) -> bool:
         """A weak lone box with nothing else for it: no pose, no face, no keypoints.

@@ -171,6 +171,13 @@ class FusedPeople:
             each = self._look_closer(image, each, window, anchors)
         return self._fuse(each) if self.last_windows else fused
 
+    def look_at(self, image: np.ndarray, window: Window) -> list[Person]:
+        """Everyone the detectors find on ``window`` of ``image`` alone, fused, in frame
+        coordinates: the second look at a video frame's weak find
+        (``perception/second_look.py``)."""
+        x0, y0, x1, y1 = window
+        return shift(self._fuse(self._detect(np.ascontiguousarray(image[y0:y1, x0:x1]))), window)
+
     def _tiles(self, size: tuple[int, int]) -> list[Window]:
         """The square tiles an elongated frame is looked at in, besides the whole frame."""
         h, w = size

@@ -68,7 +68,7 @@ class MotionLookOptions:
     heights: float = 3.0
     min_side: int = 160
     # At most this many windows per frame, biggest blob first (each costs the three
-    # detectors side by side, ~110 ms on 2 cores: benchmarks/motion_look.py).
+    # detectors side by side, ~110 ms on 2 cores: benchmarks/video_looks.py --look motion).
     max_windows: int = 2
     # A window's person counts when the blob's moving pixels inside their box are at least
     # this share of the smaller of the blob and the box: someone standing on the motion.

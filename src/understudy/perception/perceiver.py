@@ -312,7 +312,8 @@ def build_perceiver(options: PerceptionOptions,
                     detector = default_people_detector(options.cache_dir, ssdlite=cheap)
                 else:
                     cheap = detector
-            people = default_people_stage(detector, options.cache_dir, pose_people=pose_people)
+            people = default_people_stage(detector, options.cache_dir, pose_people=pose_people,
+                                          sure_score=options.uncertain_threshold)
     cache = None
     if options.cache_dir:
         from understudy.perception.cache import PerceptionCache
@@ -339,12 +340,16 @@ def default_face_detector(max_side: int = FACE_MAX_SIDE) -> FaceDetector:
 
 
 def default_people_stage(detector: PeopleDetector | None = None,
-                         cache_dir: str | None = None, pose_people: bool = True) -> PeopleStage:
+                         cache_dir: str | None = None, pose_people: bool = True,
+                         sure_score: float = 0.5) -> PeopleStage:
     """Fused boxes (or ``detector``'s), MediaPipe pose and masks, selfie segmentation, and
     the residual-person guard. ``pose_people=False``: no pose per detected person, masks
-    from selfie segmentation on each person's crop (see ``AssemblyOptions.pose_people``)."""
+    from selfie segmentation on each person's crop (see ``AssemblyOptions.pose_people``).
+    ``sure_score``: the perceiver's uncertain threshold; a video frame's weaker finds get a
+    second look (``perception/second_look.py``)."""
     from understudy.perception.assemble import AssemblyOptions, PeopleAssembler
     from understudy.perception.pose import PosePool
+    from understudy.perception.second_look import SecondLookOptions
     from understudy.perception.segmentation import SelfieSegmenter
 
     from understudy.perception.movenet import MoveNetOptions, MoveNetPeople
@@ -356,7 +361,9 @@ def default_people_stage(detector: PeopleDetector | None = None,
     # is enough to take their keypoints.
     crop_keypoints = MoveNetPeople(MoveNetOptions(input_side=256, threshold=0.1)).keypoints_in
     return PeopleAssembler(detector, PosePool(), SelfieSegmenter(),
-                           AssemblyOptions(pose_people=pose_people), keypoints=crop_keypoints)
+                           AssemblyOptions(pose_people=pose_people,
+                                           second_look=SecondLookOptions(sure_score=sure_score)),
+                           keypoints=crop_keypoints)
 
 
 def default_people_detector(cache_dir: str | None = None,
