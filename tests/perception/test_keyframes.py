@@ -155,6 +155,21 @@ def test_a_new_person_calls_a_keyframe():
     assert [len(s.people) for s in scenes] == [1, 1, 1, 2, 2, 2]
 
 
+def test_a_cheap_find_a_keyframe_saw_nobody_at_calls_no_more_until_the_interval():
+    """SSDLite boxed the street's sign posts on frame after frame, and the full perception
+    dropped them as nobody (perception/second_look.py): every frame became a keyframe. The
+    keyframe such a find called remembers it; the next scheduled keyframe forgets it."""
+    detect = Counting(lambda frame: [walker(20)])
+
+    def cheap(image):  # a sign post at x=110 that the full perception drops
+        return [walker(20), walker(110, score=0.4)]
+
+    reuse = KeyframePerception(detect, cheap, KeyframeOptions(interval=4, motion_px=10**9))
+    scenes = list(reuse.run(Frame(textured(t), "v.mp4", t) for t in range(9)))
+    assert detect.frames == [0, 1, 5, 6] and reuse.counts["new person"] == 2
+    assert all(len(s.people) == 1 for s in scenes)
+
+
 def test_a_person_growing_past_the_carried_mask_calls_a_keyframe():
     """Walking towards the camera: SSDLite's box 40 % taller than the carried person calls a
     keyframe; 40 % shorter (detectors disagree on box heights) does not."""
