@@ -18,7 +18,7 @@ swinging leg beside a mask is theirs):
 
 Each witness alone misses people on those stretches:
 - motion misses anyone who stands still;
-- segmentation saw no pixel of two walkers (40x90 px);
+- segmentation saw no pixel of two walkers in their weak boxes (29x76 and 36x41 px);
 - the look found a man half behind a sign at 0.25 from one detector only.
 
 Together they vouched for every weak find over someone no sure find covered.
