@@ -92,6 +92,18 @@ def test_small_traces_under_the_floors_are_no_witness():
     assert _nobody(_p(weak, 0.4), moving=speck, person=speck)
 
 
+def test_a_few_pixels_beside_a_sure_person_are_no_witness():
+    """vtest 169 (160 frame 9): 6 moving pixels of the 38 outside a sure walker kept a
+    second box over him, masked black for 5 frames. A large share of a sliver is no witness
+    under ``min_pixels``; a blob of its own is."""
+    walker, weak = (320, 100, 350, 190), (300, 100, 350, 190)  # 20 px wider on his left
+    edge = _mask((300, 150, 303, 155))  # 15 px, about 4 % of what lies outside his margin
+    assert _nobody(_p(weak, 0.35), sure=[walker], moving=edge, person=edge)
+    blob = _mask((300, 150, 304, 160))  # 40 px
+    assert not _nobody(_p(weak, 0.35), sure=[walker], moving=blob)
+    assert not _nobody(_p(weak, 0.35), sure=[walker], person=blob)
+
+
 def test_look_window_stays_inside_the_frame():
     x0, y0, x1, y1 = look_window(np.array((740, 500, 768, 576), np.float32), SIZE, OPTIONS)
     assert (x1, y1) == (768, 576) and x1 - x0 == y1 - y0 == 228
@@ -102,6 +114,8 @@ def test_bad_second_look_options_are_named():
         SecondLookOptions(sure_score=1.5)
     with pytest.raises(UsageError, match="max_moving"):
         SecondLookOptions(max_person=1.0)
+    with pytest.raises(UsageError, match="min_pixels"):
+        SecondLookOptions(min_pixels=-1)
     with pytest.raises(UsageError, match="overlap"):
         SecondLookOptions(overlap=0)
 
