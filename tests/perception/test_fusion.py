@@ -204,3 +204,27 @@ def test_movenet_on_the_crop_gives_keypoints_when_mediapipe_finds_nobody(perceiv
     x0, y0, x1, y1 = person.box
     assert ((seen[:, 0] >= x0) & (seen[:, 0] <= x1) & (seen[:, 1] >= y0)
             & (seen[:, 1] <= y1)).all()
+
+
+def test_a_look_at_one_window_gives_its_people_fused_in_frame_coordinates():
+    """``FusedPeople.look_at`` (the second look at a video's weak find): the detectors see the
+    window's crop alone, their boxes are fused and moved back into the frame, and the frame's
+    diagnostics (``last_counts``) stay the whole frame's."""
+    seen = []
+
+    def detector(box, score):
+        def run(image):
+            seen.append(image.shape[:2])
+            return [_person(box, score)]
+        return run
+
+    fused = FusedPeople([DetectorSpec("a", detector((10, 20, 40, 100), 0.4), sure=0.5),
+                         DetectorSpec("b", detector((12, 18, 42, 98), 0.2), sure=0.25)])
+    fused(IMAGE)
+    counts = dict(fused.last_counts)
+    seen.clear()
+    (p,) = fused.look_at(IMAGE, (100, 50, 220, 170))
+    assert seen == [(120, 120), (120, 120)]
+    assert p.score > 0.5  # two detectors agree: fused, not two people
+    assert 110 <= p.box[0] <= 112 and 68 <= p.box[1] <= 70 and 140 <= p.box[2] <= 142
+    assert fused.last_counts == counts
