@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.perception.zoom import Window, inside_window, window_at
+from understudy.perception.zoom import Window, inside_window, window_around
 from understudy.scene import Person
 
 
@@ -145,8 +145,7 @@ def motion_windows(blobs: list[np.ndarray], options: MotionLookOptions) -> list[
         box = _blob_box(blob)
         if any(inside_window(box, win, 0.0, blob.shape) for win in windows):
             continue
-        side = int(round(max(options.min_side, options.heights * float(box[3] - box[1]))))
-        windows.append(window_at(box, side, blob.shape))
+        windows.append(window_around(box, options.heights, options.min_side, blob.shape))
     return windows
 
 

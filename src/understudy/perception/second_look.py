@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from understudy.errors import UsageError
-from understudy.perception.zoom import Window, window_at
+from understudy.perception.zoom import Window, window_around
 from understudy.regions import box_iou, box_mask, dilate, inside_share
 from understudy.scene import Person
 
@@ -120,8 +120,7 @@ def sure_pixels(sure: Sequence[Person], size: tuple[int, int], margin: float) ->
 
 def look_window(box: np.ndarray, size: tuple[int, int], options: SecondLookOptions) -> Window:
     """The square window the detectors look at again around ``box``."""
-    side = int(round(max(options.min_side, options.heights * float(box[3] - box[1]))))
-    return window_at(box, side, size)
+    return window_around(box, options.heights, options.min_side, size)
 
 
 def _vouches(found: np.ndarray, weak: np.ndarray, sure: Sequence[Person],

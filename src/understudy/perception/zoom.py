@@ -131,6 +131,15 @@ def window_at(box: np.ndarray, side: int, size: tuple[int, int]) -> Window:
     return x0, y0, x0 + sw, y0 + sh
 
 
+def window_around(box: np.ndarray, heights: float, min_side: int, size: tuple[int, int]
+                  ) -> Window:
+    """The square window ``heights`` times ``box``'s height wide (at least ``min_side``),
+    centred on it and inside the frame: where the video looks (motion, second look) size
+    their windows by what they look at."""
+    side = int(round(max(min_side, heights * float(box[3] - box[1]))))
+    return window_at(box, side, size)
+
+
 def inside_window(box: np.ndarray, window: Window, share: float, size: tuple[int, int]) -> bool:
     """``box`` lies inside ``window``, ``share`` of its side away from each border that is
     not the frame's (``size``: the frame's height and width)."""
